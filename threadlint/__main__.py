@@ -1,0 +1,5 @@
+import sys
+
+from threadlint.cli import main
+
+sys.exit(main())

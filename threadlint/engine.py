@@ -1,0 +1,252 @@
+"""Execution: parse every TU once, build the program model, run the rules.
+
+Discovery (``inputs``), decision (``registry.decide``), execution (here) and
+formatting (``reporters``) are separate so each stays small.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+
+from threadlint import __version__, adapter, parallel
+from threadlint.facts import AsmFile, Program, Project, TU
+from threadlint.finding import Finding, compute_fingerprint
+from threadlint.frontend import asm as asm_scanner
+from threadlint.inputs import BuildConfig, tree_files
+from threadlint.result import ConfigInfo, RuleMeta, RunResult
+
+
+@dataclass
+class Options:
+    root: str
+    configs: list[BuildConfig]
+    profile: object
+    rules: list
+    jobs: int = 1
+    timeout: float = 120.0
+    cache: object = None          # threadlint.cache.FactCache or None
+    progress: object = None       # callable(done, total) or None
+
+
+@dataclass
+class _CJob:
+    path: str
+    args: tuple[str, ...]
+    pic_variants: list[tuple[str, ...]] = field(default_factory=list)
+    result: dict | None = None
+    failure: str = ""
+
+
+def run(opts: Options) -> RunResult:
+    t0 = time.monotonic()
+    from threadlint.frontend.cxbind import clang_major, clang_version
+    major = clang_major()
+    root = opts.root
+
+    # 1. Work units: each distinct (file, effective args) once, across configurations.
+    jobs: dict[tuple, _CJob] = {}
+    variants: dict[tuple, list[tuple]] = {}
+    per_config: dict[str, list[tuple]] = {}
+    asm_entries: dict[str, list] = {}
+    for cfg in opts.configs:
+        keys = []
+        seen = set()
+        asm_entries[cfg.name] = []
+        for e in cfg.entries:
+            if e.is_asm:
+                if e.file not in {a.file for a in asm_entries[cfg.name]}:
+                    asm_entries[cfg.name].append(e)
+                continue
+            if not e.file.endswith(".c"):
+                continue
+            args = tuple(adapter.adapt(e.args, opts.profile, major))
+            kept, pic = adapter.dedupe_key(args)
+            key = (e.file, kept)
+            variants.setdefault(key, [])
+            if args not in variants[key]:
+                variants[key].append(args)
+            if key not in seen:
+                seen.add(key)
+                keys.append(key)
+        per_config[cfg.name] = keys
+    for key, arg_lists in variants.items():
+        # the representative is a variant without PIC-like flags when there is one
+        arg_lists.sort(key=lambda a: (len(adapter.dedupe_key(a)[1]), a))
+        jobs[key] = _CJob(key[0], arg_lists[0], arg_lists[1:])
+
+    # 2. Parse (cache first, then workers, most expensive first).
+    _execute(list(jobs.values()), opts)
+    # 2b. PIC variants matter only when a file of the TU tests the PIC macros.
+    extra = _pic_followups(jobs.values())
+    _execute(extra, opts)
+    variant_results = {(j.path, j.args): j for j in extra}
+
+    # 3. Program model per configuration.
+    programs = []
+    infos = []
+    for cfg in opts.configs:
+        tus = []
+        for key in per_config[cfg.name]:
+            job = jobs[key]
+            tus.append(_tu(root, job))
+            for v in job.pic_variants:
+                vj = variant_results.get((job.path, v))
+                if vj is not None:
+                    tus.append(_tu(root, vj))
+        asm_files = [_asm(root, e, opts, major) for e in asm_entries[cfg.name]]
+        programs.append(Program(cfg.name, root, opts.profile, tus, asm_files, cfg.database))
+        infos.append(ConfigInfo(cfg.name, cfg.database, len(per_config[cfg.name]), len(asm_files)))
+    project = Project(root, opts.profile, programs, tree_files(root))
+
+    # 4. Rules.
+    findings = run_rules(opts.rules, project)
+    findings = finalize(findings, root)
+    metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
+    return RunResult(tool_version=__version__, libclang_version=clang_version(), root=root,
+                     profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
+                     findings=findings, seconds=time.monotonic() - t0)
+
+
+def _execute(job_list: list[_CJob], opts: Options) -> None:
+    todo = []
+    for job in job_list:
+        hit = opts.cache.get(job.path, job.args) if opts.cache else None
+        if hit is not None:
+            job.result = hit
+        else:
+            todo.append(job)
+    todo.sort(key=lambda j: (-_size(j.path), j.path, j.args))
+    specs = [("c", j.path, j.args) for j in todo]
+    runner = parallel.run(specs, opts.jobs, opts.timeout) if opts.jobs > 1 \
+        else parallel.run(specs, 1, opts.timeout)
+    done = 0
+    for i, ok, payload in runner:
+        job = todo[i]
+        if ok:
+            job.result = payload
+            if opts.cache:
+                opts.cache.put(job.path, job.args, payload)
+        else:
+            job.failure = str(payload)
+        done += 1
+        if opts.progress:
+            opts.progress(done, len(todo))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _pic_followups(jobs) -> list[_CJob]:
+    out = []
+    memo: dict[str, bool] = {}
+    for job in jobs:
+        if not job.pic_variants or job.result is None:
+            continue
+        files = [job.path] + job.result.get("includes", [])
+        if any(_mentions_pic(f, memo) for f in files):
+            out.extend(_CJob(job.path, v) for v in job.pic_variants)
+    return out
+
+
+def _mentions_pic(path: str, memo: dict) -> bool:
+    if path not in memo:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+            memo[path] = any(m.encode() in data for names in adapter.PIC_FLAGS.values() for m in names)
+        except OSError:
+            memo[path] = False
+    return memo[path]
+
+
+def _rel(root: str, path: str) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _tu(root: str, job: _CJob) -> TU:
+    res = job.result or {}
+    diags = [dict(d, path=_rel(root, d["path"]) if d.get("path") else "") for d in res.get("diagnostics", [])]
+    return TU(path=_rel(root, job.path), abspath=job.path, args=job.args,
+              facts=res.get("facts", {"functions": [], "globals": [], "records": [], "macros": [],
+                                      "top_events": []}),
+              includes=res.get("includes", []), diagnostics=diags, crashed=job.failure)
+
+
+_predef_memo: dict[tuple, dict] = {}
+
+
+def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:
+    args = tuple(adapter.adapt(entry.args, opts.profile, major))
+    include_dirs = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-I", "-isystem")]
+    include_dirs += [a[2:] for a in args if a.startswith("-I") and len(a) > 2]
+    if args not in _predef_memo:
+        from threadlint.frontend.parse import predefined_macros
+        _predef_memo[args] = predefined_macros(list(args))
+    try:
+        with open(entry.file, encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except OSError as e:
+        text = ""
+        facts = {"functions": [], "problems": [{"l": 1, "message": f"cannot read: {e.strerror}"}]}
+        return AsmFile(_rel(root, entry.file), entry.file, facts)
+    facts = asm_scanner.scan(entry.file, text, _predef_memo[args], include_dirs)
+    return AsmFile(_rel(root, entry.file), entry.file, facts)
+
+
+def run_rules(rules, project: Project) -> list[Finding]:
+    out: list[Finding] = []
+    for rule_cls in rules:
+        rule = rule_cls()
+        if rule.scope == "project":
+            if len(project.programs) < rule.min_configs:
+                continue
+            out.extend(rule.check_project(project))
+            continue
+        for program in project.programs:
+            if rule.scope == "program":
+                found = rule.check_program(program)
+            else:
+                found = [f for tu in program.tus for f in rule.check_tu(tu, program)]
+            out.extend(f if f.configs else replace(f, configs=(program.name,)) for f in found)
+    return out
+
+
+def finalize(findings: list[Finding], root: str) -> list[Finding]:
+    """Merge identical findings of several configurations, fingerprint, sort."""
+    merged: dict[tuple, Finding] = {}
+    configs: dict[tuple, set] = defaultdict(set)
+    for f in findings:
+        key = (f.rule, f.location, f.message, f.function)
+        merged.setdefault(key, f)
+        configs[key].update(f.configs)
+    lines_memo: dict[str, list[str]] = {}
+    out = []
+    for key, f in merged.items():
+        f = f.with_configs(configs[key])
+        code = _line(root, f.location.path, f.location.line, lines_memo)
+        out.append(replace(f, fingerprint=compute_fingerprint(f, code)))
+    out.sort(key=Finding.sort_key)
+    seen: dict[str, int] = {}
+    final = []
+    for f in out:
+        n = seen.get(f.fingerprint, 0)
+        seen[f.fingerprint] = n + 1
+        final.append(f if n == 0 else replace(f, fingerprint=f"{f.fingerprint}-{n + 1}"))
+    return final
+
+
+def _line(root: str, rel: str, line: int, memo: dict) -> str:
+    if rel not in memo:
+        try:
+            with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as fh:
+                memo[rel] = fh.read().splitlines()
+        except OSError:
+            memo[rel] = []
+    lines = memo[rel]
+    return lines[line - 1] if 0 < line <= len(lines) else ""

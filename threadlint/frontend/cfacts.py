@@ -1,0 +1,445 @@
+"""Extract JSON-serialisable facts from one parsed C translation unit.
+
+Traversal follows ``docs/design.md`` (measured in research): tokenize and
+annotate the main file in C to find top-level declarations and macro
+expansions, then one ``clang_visitChildren`` callback per cursor of those
+declarations only, switching on integer cursor kinds.  The TU cursor's own
+children (mostly header macro definitions) are never visited.
+
+Output per function is an *event tree* (see ``threadlint.facts``): control
+structure (if/loop/switch/return/goto/defer) with the calls, references,
+casts, assignments and main-file macro expansions in evaluation order.
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+
+from threadlint.frontend import cxbind
+from threadlint.frontend.cxbind import CXCursor, CXToken
+
+# Cursor kinds (CXCursorKind values, stable ABI).
+STRUCT_DECL, UNION_DECL, ENUM_DECL, FIELD_DECL = 2, 3, 5, 6
+FUNCTION_DECL, VAR_DECL, PARM_DECL, TYPEDEF_DECL = 8, 9, 10, 20
+LABEL_REF = 48
+UNEXPOSED_EXPR, DECL_REF_EXPR, MEMBER_REF_EXPR, CALL_EXPR = 100, 101, 102, 103
+UNARY_OPERATOR, BINARY_OPERATOR, COMPOUND_ASSIGN, CONDITIONAL = 112, 114, 115, 116
+CSTYLE_CAST, INIT_LIST = 117, 119
+UNEXPOSED_STMT, LABEL_STMT, COMPOUND_STMT, CASE_STMT, DEFAULT_STMT = 200, 201, 202, 203, 204
+IF_STMT, SWITCH_STMT, WHILE_STMT, DO_STMT, FOR_STMT, GOTO_STMT = 205, 206, 207, 208, 209, 210
+CONTINUE_STMT, BREAK_STMT, RETURN_STMT, ASM_STMT = 212, 213, 214, 215
+TRANSLATION_UNIT, MACRO_INSTANTIATION, STATIC_ASSERT = 350, 502, 602
+
+CONTROL = {IF_STMT: "if", SWITCH_STMT: "switch", WHILE_STMT: "while", DO_STMT: "do",
+           FOR_STMT: "for", CASE_STMT: "case", DEFAULT_STMT: "default", LABEL_STMT: "label"}
+ASSIGN_OPS = set(range(22, 33))          # CXBinaryOperator_Assign .. OrAssign
+INCDEC_OPS = {1, 2, 3, 4}                 # post/pre inc/dec
+ADDR_OF = 5
+# Nodes whose direct children are positional slots (cond/then/else, lhs/rhs).
+SLOTTED = set(CONTROL.values()) | {"assign"}
+SC_STATIC = 3                             # CX_SC_Static
+CONTINUE, RECURSE = 1, 2
+
+
+class _Node:
+    """Mutable node used while visiting; converted to a dict at the end."""
+
+    __slots__ = ("kind", "info", "children", "off")
+
+    def __init__(self, kind, info, off):
+        self.kind = kind
+        self.info = info
+        self.children = []
+        self.off = off
+
+
+class TUExtractor:
+    """Facts of one TU.  ``source`` is the main file's bytes as parsed."""
+
+    def __init__(self, tu_ptr, main_path: str, source: bytes):
+        self.L = cxbind.lib()
+        self.tu = tu_ptr
+        self.main = main_path
+        self.src = source
+        self.main_file = self.L.clang_getFile(tu_ptr, main_path.encode())
+        self.line_starts = [0]
+        for i, b in enumerate(source):
+            if b == 10:
+                self.line_starts.append(i + 1)
+        self._fb = ctypes.c_void_p()
+        self._ob = ctypes.c_uint()
+        self._fref = ctypes.byref(self._fb)
+        self._oref = ctypes.byref(self._ob)
+
+    # -- locations -------------------------------------------------------
+    def _exp(self, loc):
+        """Expansion (file pointer, offset) of a CXSourceLocation."""
+        self.L.clang_getExpansionLocation(loc, self._fref, None, None, self._oref)
+        return self._fb.value, self._ob.value
+
+    def _main_off(self, loc):
+        f, off = self._exp(loc)
+        return off if f == self.main_file else -1
+
+    def linecol(self, off: int):
+        i = bisect.bisect_right(self.line_starts, off) - 1
+        return i + 1, off - self.line_starts[i] + 1
+
+    def _extent(self, c):
+        r = self.L.clang_getCursorExtent(c)
+        a = self._main_off(self.L.clang_getRangeStart(r))
+        b = self._main_off(self.L.clang_getRangeEnd(r))
+        return a, b
+
+    def text(self, a: int, b: int) -> str:
+        if a < 0 or b < a:
+            return ""
+        return " ".join(self.src[a:b].decode("utf-8", "replace").split())
+
+    def _spell(self, c) -> str:
+        return cxbind.to_str(self.L.clang_getCursorSpelling(c))
+
+    def _type(self, c) -> str:
+        return cxbind.to_str(self.L.clang_getTypeSpelling(self.L.clang_getCursorType(c)))
+
+    def _canon(self, c) -> str:
+        t = self.L.clang_getCanonicalType(self.L.clang_getCursorType(c))
+        return cxbind.to_str(self.L.clang_getTypeSpelling(t))
+
+    # -- tokens ----------------------------------------------------------
+    def _scan_tokens(self):
+        """Top-level declaration cursors and macro expansions of the main file."""
+        L = self.L
+        start = L.clang_getLocationForOffset(self.tu, self.main_file, 0)
+        end = L.clang_getLocationForOffset(self.tu, self.main_file, len(self.src))
+        toks = ctypes.POINTER(CXToken)()
+        n = ctypes.c_uint()
+        L.clang_tokenize(self.tu, L.clang_getRange(start, end), ctypes.byref(toks), ctypes.byref(n))
+        n = n.value
+        tops, macros = [], []
+        if n == 0:
+            return tops, macros
+        curs = (CXCursor * n)()
+        L.clang_annotateTokens(self.tu, toks, n, curs)
+        seen = set()
+        hashc = L.clang_hashCursor
+        for i in range(n):
+            c = curs[i]
+            k = c.kind
+            if k == MACRO_INSTANTIATION or (1 <= k < 100) or k == STATIC_ASSERT:
+                h = (k, hashc(c))
+                if h in seen:
+                    continue
+                seen.add(h)
+                if k == MACRO_INSTANTIATION:
+                    a, b = self._extent(c)
+                    if a >= 0:
+                        macros.append((a, b, self._spell(c)))
+                elif L.clang_getCursorLexicalParent(c).kind == TRANSLATION_UNIT:
+                    tops.append(CXCursor.from_buffer_copy(c))
+        L.clang_disposeTokens(self.tu, toks, n)
+        return tops, macros
+
+    # -- main entry ------------------------------------------------------
+    def extract(self) -> dict:
+        tops, macro_list = self._scan_tokens()
+        self.macro_starts = {a: (a, b, name) for a, b, name in macro_list}
+        self.defer_possible = b"defer" in self.src
+        functions, globals_, records, top_events = [], [], [], []
+        for c in tops:
+            k = c.kind
+            if self._main_off(self.L.clang_getCursorLocation(c)) < 0:
+                continue
+            if k == FUNCTION_DECL:
+                if self.L.clang_isCursorDefinition(c):
+                    functions.append(self._function(c))
+            elif k == VAR_DECL:
+                g, evs = self._global(c)
+                globals_.append(g)
+                top_events.extend(evs)
+            elif k in (STRUCT_DECL, UNION_DECL):
+                rec = self._record(c)
+                if rec:
+                    records.append(rec)
+        macros = []
+        fspans = sorted((f["_a"], f["_b"], f["name"]) for f in functions)
+        starts = [s[0] for s in fspans]
+        for a, b, name in sorted(macro_list):
+            line, col = self.linecol(a)
+            i = bisect.bisect_right(starts, a) - 1
+            func = fspans[i][2] if i >= 0 and fspans[i][0] <= a < fspans[i][1] else None
+            macros.append({"name": name, "l": line, "c": col, "args": split_macro_args(self.text(a, b)),
+                           "func": func})
+        for f in functions:
+            del f["_a"], f["_b"]
+        return {"functions": functions, "globals": globals_, "records": records,
+                "macros": macros, "top_events": top_events}
+
+    # -- declarations ----------------------------------------------------
+    def _record(self, c):
+        name = self._spell(c)
+        fields = []
+
+        def visit(ch, parent, _):
+            if ch.kind == FIELD_DECL:
+                off = self._main_off(self.L.clang_getCursorLocation(ch))
+                line, col = self.linecol(max(off, 0))
+                fields.append({"name": self._spell(ch), "type": self._type(ch), "l": line, "c": col})
+            return CONTINUE
+
+        self.L.clang_visitChildren(c, cxbind.VISITOR(visit), None)
+        off = self._main_off(self.L.clang_getCursorLocation(c))
+        line, col = self.linecol(max(off, 0))
+        return {"name": name, "l": line, "c": col, "fields": fields}
+
+    def _global(self, c):
+        L = self.L
+        off = self._main_off(L.clang_getCursorLocation(c))
+        line, col = self.linecol(off)
+        ctype = L.clang_getCursorType(c)
+        g = {"name": self._spell(c), "l": line, "c": col, "type": self._type(c),
+             "static": L.clang_Cursor_getStorageClass(c) == SC_STATIC,
+             "extern": L.clang_Cursor_getStorageClass(c) == 2,
+             "tls": L.clang_getCursorTLSKind(c) != 0,
+             "const": bool(L.clang_isConstQualifiedType(ctype)),
+             "definition": bool(L.clang_isCursorDefinition(c))}
+        root = _Node("block", {}, off)
+        self._walk(c, root, self._big_init(c))
+        return g, [ev for ev in flatten(root.children) if ev["k"] in ("fref", "call")]
+
+    def _big_init(self, c) -> bool:
+        """Constant tables (charmaps) hold no facts but most of the cursors."""
+        a, b = self._extent(c)
+        return b - a > 20000
+
+    def _function(self, c):
+        L = self.L
+        a, b = self._extent(c)
+        off = self._main_off(L.clang_getCursorLocation(c))
+        line, col = self.linecol(off)
+        end_line, _ = self.linecol(max(b, a))
+        params = []
+        for i in range(max(L.clang_Cursor_getNumArguments(c), 0)):
+            p = L.clang_Cursor_getArgument(c, i)
+            params.append([self._spell(p), self._type(p)])
+        ret = cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorResultType(c)))
+        root = _Node("block", {}, a)
+        self._walk(c, root, False)
+        body = root.children
+        # The walk puts parameter-less function children (body) first; the
+        # compound statement is the last child of a definition.
+        blocks = [n for n in body if n.kind == "block"]
+        body_node = blocks[-1] if blocks else root
+        return {"name": self._spell(c), "l": line, "c": col, "end_l": end_line,
+                "static": L.clang_Cursor_getStorageClass(c) == SC_STATIC,
+                "params": params, "ret": ret, "body": [to_dict(n, self) for n in body_node.children],
+                "_a": a, "_b": b}
+
+    # -- the visitor -----------------------------------------------------
+    def _walk(self, top, root: _Node, skip_init_lists: bool):
+        L = self.L
+        hashc = L.clang_hashCursor
+        getloc = L.clang_getCursorLocation
+        main_off = self._main_off
+        macro_starts = self.macro_starts
+        attached = set()
+        owner = {hashc(top): (root, False)}
+        ident = {}          # callee DECL_REF already consumed per call node
+
+        def visit(c, parent, _):
+            k = c.kind
+            h = hashc(c)
+            own, own_is_control = owner.get(hashc(parent), (root, False))
+            if skip_init_lists and k == INIT_LIST:
+                return CONTINUE
+            off = main_off(getloc(c))
+            node = None
+            if k in CONTROL:
+                node = _Node(CONTROL[k], {"name": self._spell(c)} if k == LABEL_STMT else {}, off)
+            elif k == COMPOUND_STMT:
+                node = _Node("block", {}, off)
+            elif k == CALL_EXPR:
+                node = self._call(c, off)
+                ident[id(node)] = False
+            elif k == DECL_REF_EXPR:
+                node = self._declref(c, off, own, ident)
+            elif k == MEMBER_REF_EXPR:
+                node = self._member(c, off)
+            elif k == BINARY_OPERATOR:
+                op = L.clang_getCursorBinaryOperatorKind(c)
+                if op in ASSIGN_OPS:
+                    node = self._assign(c, off)
+            elif k == COMPOUND_ASSIGN:
+                node = self._assign(c, off)
+            elif k == UNARY_OPERATOR:
+                op = L.clang_getCursorUnaryOperatorKind(c)
+                if op in INCDEC_OPS:
+                    node = _Node("incdec", {}, off)
+                elif op == ADDR_OF:
+                    node = _Node("addrof", {}, off)
+            elif k == CSTYLE_CAST:
+                node = _Node("cast", {"t": self._type(c), "tc": self._canon(c), "f": None}, off)
+            elif k == RETURN_STMT:
+                a, b = self._extent(c)
+                node = _Node("ret", {"v": self.text(a, b)[len("return"):].strip().rstrip(";").strip()},
+                             off)
+            elif k == GOTO_STMT:
+                node = _Node("goto", {"label": None}, off)
+            elif k == LABEL_REF and own.kind == "goto":
+                own.info["label"] = self._spell(c)
+            elif k == BREAK_STMT:
+                node = _Node("break", {}, off)
+            elif k == CONTINUE_STMT:
+                node = _Node("continue", {}, off)
+            elif k == VAR_DECL:
+                node = self._localvar(c, off)
+            elif k == UNEXPOSED_STMT and self.defer_possible and self._is_defer(c):
+                node = _Node("defer", {}, off)
+            elif k == ASM_STMT:
+                node = _Node("asm", {}, off)
+            if own.kind == "cast" and own.info["f"] is None and 100 <= k < 200:
+                own.info["f"] = self._type(c)
+                own.info["fc"] = self._canon(c)
+            if node is None and own_is_control:
+                node = _Node("stmt", {}, off)     # keep if/loop/assign child slots aligned
+            if node is not None:
+                own.children.append(node)
+                owner[h] = (node, node.kind in SLOTTED)
+            else:
+                owner[h] = (own, False)
+            if off in macro_starts and off not in attached:
+                attached.add(off)
+                a, b, name = macro_starts[off]
+                ev = _Node("macro", {"n": name, "a": split_macro_args(self.text(a, b))}, off)
+                if node is None:
+                    own.children.append(ev)
+                elif own_is_control:
+                    node.children.append(ev)       # inside the slot, slots stay aligned
+                else:
+                    own.children.insert(len(own.children) - 1, ev)
+            return RECURSE
+
+        L.clang_visitChildren(top, cxbind.VISITOR(visit), None)
+
+    def _is_defer(self, c) -> bool:
+        a, _ = self._extent(c)
+        return a >= 0 and self.src[a:a + 5] == b"defer"
+
+    def _call(self, c, off):
+        L = self.L
+        ref = L.clang_getCursorReferenced(c)
+        direct = not L.clang_Cursor_isNull(ref) and ref.kind == FUNCTION_DECL
+        a, b = self._extent(c)
+        args = []
+        for i in range(max(L.clang_Cursor_getNumArguments(c), 0)):
+            aa, ab = self._extent(L.clang_Cursor_getArgument(c, i))
+            args.append(self.text(aa, ab))
+        if direct:
+            callee = self._spell(c)
+        else:
+            whole = self.text(a, b)
+            callee = whole.split("(", 1)[0].strip() if "(" in whole else whole
+        info = {"n": callee, "ind": not direct, "a": args}
+        if off in self.macro_starts:
+            info["m"] = self.macro_starts[off][2]      # call written by a macro
+        return _Node("call", info, off)
+
+    def _declref(self, c, off, own, ident):
+        L = self.L
+        ref = L.clang_getCursorReferenced(c)
+        if L.clang_Cursor_isNull(ref):
+            return None
+        rk = ref.kind
+        if rk == FUNCTION_DECL:
+            if own.kind == "call" and not ident.get(id(own), True):
+                ident[id(own)] = True          # the callee itself
+                return None
+            return _Node("fref", {"n": self._spell(ref)}, off)
+        if rk == VAR_DECL:
+            sp = L.clang_getCursorSemanticParent(ref)
+            if sp.kind == TRANSLATION_UNIT:
+                scope = "static" if L.clang_Cursor_getStorageClass(ref) == SC_STATIC else "global"
+            elif L.clang_Cursor_getStorageClass(ref) == SC_STATIC:
+                scope = "static"
+            else:
+                scope = "local"
+            info = {"n": self._spell(ref), "s": scope, "t": self._type(ref)}
+            if scope != "local" and L.clang_getCursorTLSKind(ref) != 0:
+                info["tls"] = True
+            return _Node("ref", info, off)
+        if rk == PARM_DECL:
+            return _Node("ref", {"n": self._spell(ref), "s": "param", "t": self._type(ref)}, off)
+        return None
+
+    def _member(self, c, off):
+        L = self.L
+        ref = L.clang_getCursorReferenced(c)
+        struct = ""
+        if not L.clang_Cursor_isNull(ref):
+            sp = L.clang_getCursorSemanticParent(ref)
+            struct = cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorType(sp)))
+        a, b = self._extent(c)
+        return _Node("field", {"n": self._spell(c), "st": struct, "x": self.text(a, b)}, off)
+
+    def _assign(self, c, off):
+        a, b = self._extent(c)
+        whole = self.text(a, b)
+        return _Node("assign", {"x": whole}, off)
+
+    def _localvar(self, c, off):
+        L = self.L
+        static = L.clang_Cursor_getStorageClass(c) == SC_STATIC
+        a, b = self._extent(c)
+        whole = self.text(a, b)
+        init = whole.split("=", 1)[1].strip() if "=" in whole else ""
+        return _Node("decl", {"n": self._spell(c), "t": self._type(c), "static": static,
+                              "init": init}, off)
+
+
+def split_macro_args(text: str) -> list[str]:
+    """``NAME(a, f(b, c))`` -> ``['a', 'f(b, c)']``; object-like macros -> ``[]``."""
+    i = text.find("(")
+    if i < 0 or not text[:i].strip().isidentifier():
+        return []
+    depth, cur, out = 0, [], []
+    quote = None
+    for ch in text[i + 1:]:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    last = "".join(cur).strip()
+    if last or out:
+        out.append(last)
+    return out
+
+
+def to_dict(n: _Node, ex: TUExtractor) -> dict:
+    """Convert a visiting node into the serialisable event tree."""
+    line, col = ex.linecol(n.off) if n.off >= 0 else (0, 0)
+    d = {"k": n.kind, "l": line, "c": col}
+    d.update(n.info)
+    if n.children:
+        d["sub"] = [to_dict(ch, ex) for ch in n.children]
+    return d
+
+
+def flatten(nodes):
+    """Visiting nodes in evaluation order (children before their parent)."""
+    for n in nodes:
+        yield from flatten(n.children)
+        yield {"k": n.kind, **n.info}

@@ -1,0 +1,86 @@
+"""Discovery: which build configurations and which files to analyse."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from threadlint import compdb
+from threadlint.compdb import Entry
+from threadlint.errors import UsageError
+
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".threadlint_cache", "node_modules", ".venv"}
+
+
+@dataclass
+class BuildConfig:
+    name: str
+    database: str                 # '' when flags come from the configuration file
+    entries: list[Entry] = field(default_factory=list)
+
+
+def parse_build_spec(spec: str, root: str) -> tuple[str, str]:
+    """``-p`` value -> (name, path of compile_commands.json)."""
+    name = None
+    if "=" in spec and not os.path.exists(spec):
+        name, spec = spec.split("=", 1)
+        if not name:
+            raise UsageError(f"-p {name}={spec}: empty configuration name")
+    path = os.path.abspath(spec)
+    if os.path.isdir(path):
+        db = os.path.join(path, "compile_commands.json")
+        if not os.path.isfile(db):
+            raise UsageError(f"-p {spec}: no compile_commands.json in that directory")
+        default_name = os.path.basename(os.path.normpath(path))
+    elif os.path.isfile(path):
+        db = path
+        default_name = os.path.basename(os.path.dirname(path)) or "default"
+    else:
+        raise UsageError(f"-p {spec}: no such file or directory")
+    return name or default_name, db
+
+
+def load_configs(specs: list[str], root: str, fallback: dict | None) -> list[BuildConfig]:
+    configs: list[BuildConfig] = []
+    if specs:
+        pairs = [parse_build_spec(s, root) for s in specs]
+    else:
+        pairs = [(os.path.basename(os.path.dirname(db)), db) for db in compdb.find_databases(root)]
+    names = [n for n, _ in pairs]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise UsageError(f"two -p configurations are named {sorted(dupes)[0]!r}; use NAME=PATH")
+    for name, db in pairs:
+        configs.append(BuildConfig(name, db, compdb.load(db, root)))
+    if not configs:
+        configs.append(fallback_config(root, fallback or {}))
+    return configs
+
+
+def fallback_config(root: str, fallback: dict) -> BuildConfig:
+    """Every .c/.s/.S under root with flags from the configuration file."""
+    args = []
+    if fallback.get("target"):
+        args.append("--target=" + fallback["target"])
+    for d in fallback.get("include_dirs", []):
+        args.extend(["-I", os.path.normpath(os.path.join(root, d))])
+    for d in fallback.get("defines", []):
+        args.append("-D" + d)
+    args.extend(fallback.get("args", []))
+    safe, _ = compdb.sanitize(args, root, "", root)
+    entries = [Entry(os.path.join(root, rel), root, tuple(safe), ())
+               for rel in tree_files(root) if rel.endswith(compdb.C_EXTS + compdb.ASM_EXTS)]
+    return BuildConfig(fallback.get("name", "default"), "", entries)
+
+
+def tree_files(root: str) -> list[str]:
+    """Every regular file under root (relative, '/'-separated, sorted), skipping VCS
+    and cache directories and build directories that hold a compile database."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not (
+            d.startswith("build") and os.path.isfile(os.path.join(dirpath, d, "compile_commands.json"))))
+        for f in filenames:
+            full = os.path.join(dirpath, f)
+            if os.path.isfile(full) and not os.path.islink(full):
+                out.append(os.path.relpath(full, root).replace(os.sep, "/"))
+    return sorted(out)

@@ -1,0 +1,15 @@
+"""What a worker process does with one job (kept import-light for forking)."""
+from __future__ import annotations
+
+
+def run_job(job: tuple):
+    kind = job[0]
+    if kind == "c":
+        _, path, args = job
+        from threadlint.frontend.parse import parse_c
+        return parse_c(path, list(args))
+    if kind == "predef":
+        _, args = job
+        from threadlint.frontend.parse import predefined_macros
+        return predefined_macros(list(args))
+    raise ValueError(f"unknown job kind {kind!r}")
