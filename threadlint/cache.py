@@ -22,10 +22,21 @@ def _hash_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _frontend_hash() -> str:
+    """Facts depend on the extractor's code: a changed extractor invalidates the cache."""
+    frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frontend")
+    h = hashlib.blake2b(digest_size=8)
+    for name in sorted(os.listdir(frontend)):
+        if name.endswith(".py"):
+            with open(os.path.join(frontend, name), "rb") as fh:
+                h.update(name.encode() + b"\0" + fh.read())
+    return h.hexdigest()
+
+
 class FactCache:
     def __init__(self, directory: str, libclang_version: str, tool_version: str):
         self.dir = directory
-        self.salt = f"{CACHE_FORMAT}\0{libclang_version}\0{tool_version}"
+        self.salt = f"{CACHE_FORMAT}\0{libclang_version}\0{tool_version}\0{_frontend_hash()}"
         self._hash_memo: dict[str, str | None] = {}
         self._stat_memo: dict[str, tuple | None] = {}
         self.hits = 0

@@ -1,0 +1,2 @@
+/* A file every rule should leave alone. */
+int example_add(int a, int b) { return a + b; }
