@@ -41,7 +41,19 @@ class _CJob:
 
 def run(opts: Options) -> RunResult:
     t0 = time.monotonic()
-    from threadlint.frontend.cxbind import clang_major, clang_version
+    from threadlint.frontend.cxbind import clang_version
+    project, infos = analyse(opts)
+    findings = run_rules(opts.rules, project)
+    findings = finalize(findings, opts.root)
+    metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
+    return RunResult(tool_version=__version__, libclang_version=clang_version(), root=opts.root,
+                     profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
+                     findings=findings, seconds=time.monotonic() - t0)
+
+
+def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
+    """Parse everything (cache first) and build the program model."""
+    from threadlint.frontend.cxbind import clang_major
     major = clang_major()
     root = opts.root
 
@@ -98,15 +110,7 @@ def run(opts: Options) -> RunResult:
         asm_files = [_asm(root, e, opts, major) for e in asm_entries[cfg.name]]
         programs.append(Program(cfg.name, root, opts.profile, tus, asm_files, cfg.database))
         infos.append(ConfigInfo(cfg.name, cfg.database, len(per_config[cfg.name]), len(asm_files)))
-    project = Project(root, opts.profile, programs, tree_files(root))
-
-    # 4. Rules.
-    findings = run_rules(opts.rules, project)
-    findings = finalize(findings, root)
-    metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
-    return RunResult(tool_version=__version__, libclang_version=clang_version(), root=root,
-                     profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
-                     findings=findings, seconds=time.monotonic() - t0)
+    return Project(root, opts.profile, programs, tree_files(root)), infos
 
 
 def _execute(job_list: list[_CJob], opts: Options) -> None:

@@ -144,7 +144,7 @@ class TUExtractor:
     def extract(self) -> dict:
         tops, macro_list = self._scan_tokens()
         self.macro_starts = {a: (a, b, name) for a, b, name in macro_list}
-        self.defer_possible = b"defer" in self.src
+        self.defer_possible = b"defer" in self.src or b"_Defer" in self.src
         functions, globals_, records, top_events = [], [], [], []
         for c in tops:
             k = c.kind
@@ -323,7 +323,7 @@ class TUExtractor:
 
     def _is_defer(self, c) -> bool:
         a, _ = self._extent(c)
-        return a >= 0 and self.src[a:a + 5] == b"defer"
+        return a >= 0 and (self.src[a:a + 5] == b"defer" or self.src[a:a + 6] == b"_Defer")
 
     def _call(self, c, off):
         L = self.L
