@@ -31,7 +31,8 @@ def run_findings(findings, rules_meta, root: str, *, configs=None, baseline_path
 
 
 def _show(data: ReportData, baseline_path: str | None) -> int:
-    if not sys.stdout.isatty():
+    # Without a terminal on both ends (a pipe, CI, `< /dev/null`) there is nothing to drive.
+    if not (sys.stdout.isatty() and sys.stdin.isatty()):
         from threadlint.report_app.static import print_static_report
         print_static_report(data)
         return 0

@@ -48,9 +48,10 @@ def editor_command(editor: str, path: str, line: int, col: int = 1) -> list[str]
 
 @dataclass(frozen=True)
 class Suppressed:
-    line: int            # the line the comment was inserted at (the finding moved to line + 1)
-    text: str            # the comment line as written (without its line ending)
-    inserted: bool       # False when an identical suppression was already there
+    line: int            # the line that holds the comment
+    text: str            # that line as written (without its line ending)
+    inserted: int        # lines inserted above the finding (0 or 1): the finding moved down as much
+    written: bool = True  # False when the rule was already suppressed there
 
 
 def comment_style(path: str) -> tuple[str, str]:
@@ -86,11 +87,18 @@ def _body(line: bytes) -> bytes:
     return line[:len(line) - len(_ending(line))]
 
 
-def suppress_in_file(abs_path: str, line: int, rule: str, reason: str) -> Suppressed:
-    """Insert ``/* threadlint: ignore[RULE] reason */`` on its own line before ``line``.
+def _ignored_rules(text: str) -> set[str]:
+    return {tok.strip().upper() for m in _SUPPRESSION.finditer(text) for tok in m.group(1).split(",")}
+
+
+def suppress_in_file(abs_path: str, line: int, rule: str, reason: str, rule_name: str = "") -> Suppressed:
+    """Write ``/* threadlint: ignore[RULE] reason */`` on its own line before ``line``.
 
     Works on bytes so that everything else in the file stays byte-identical:
     the encoding (UTF-8, else latin-1), BOM, CRLF endings and the mode bits.
+    An ``ignore`` covers its own line and the next, so when the line above
+    already holds an ignore for other rules, ours goes beside it: a new line
+    in between would take the finding out of that comment's reach.
     """
     try:
         with open(abs_path, "rb") as fh:
@@ -109,23 +117,34 @@ def suppress_in_file(abs_path: str, line: int, rule: str, reason: str) -> Suppre
     target = lines[line - 1]
     before = lines[line - 2] if line > 1 else b""
     prev_text = _body(before).decode(encoding)
-    m = _SUPPRESSION.search(prev_text)
-    if m and rule in [r.strip() for r in m.group(1).split(",")]:
-        return Suppressed(line - 1, prev_text, inserted=False)
+    names = {rule.upper(), rule_name.upper()} - {""}
+    if names & _ignored_rules(prev_text) or names & _ignored_rules(_body(target).decode(encoding)):
+        return Suppressed(line - 1, prev_text, inserted=0, written=False)
 
     opener, closer = comment_style(abs_path)
+    comment = f"{opener}threadlint: ignore[{rule}] {clean_reason(reason, abs_path)}{closer}"
+    try:
+        comment.encode(encoding)
+    except UnicodeEncodeError:
+        raise ActionError(f"the reason has characters that {abs_path} ({encoding}) cannot hold") from None
+
+    if _ignored_rules(prev_text):
+        if not closer or "/*" not in prev_text or not prev_text.rstrip().endswith("*/"):
+            raise ActionError(f"{abs_path}:{line - 1} already has a suppression comment that cannot "
+                              f"take a second one; add {rule} to it by hand (e opens the editor)")
+        text = f"{prev_text.rstrip()} {comment}"
+        lines[line - 2] = text.encode(encoding) + _ending(before)
+        atomic_write_bytes(abs_path, bom + b"".join(lines))
+        return Suppressed(line - 1, text, inserted=0)
+
     indent = re.match(rb"[ \t]*", target).group(0).decode(encoding)
-    text = f"{indent}{opener}threadlint: ignore[{rule}] {clean_reason(reason, abs_path)}{closer}"
+    text = indent + comment
     if _body(before).rstrip().endswith(b"\\") and closer:
         text += " \\"          # inside a multi-line macro: keep the continuation going
     ending = _ending(target) or _ending(before) or b"\n"
-    try:
-        new_line = text.encode(encoding) + ending
-    except UnicodeEncodeError:
-        raise ActionError(f"the reason has characters that {abs_path} ({encoding}) cannot hold") from None
-    lines.insert(line - 1, new_line)
+    lines.insert(line - 1, text.encode(encoding) + ending)
     atomic_write_bytes(abs_path, bom + b"".join(lines))
-    return Suppressed(line, text, inserted=True)
+    return Suppressed(line, text, inserted=1)
 
 
 def _shift_loc(loc: Location, path: str, at: int, delta: int) -> Location:

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from contextlib import contextmanager
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
-from textual.containers import Container
+from textual.containers import Container, Horizontal
 from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
@@ -20,9 +19,9 @@ from threadlint.report_app.query import (GROUPINGS, SORTS, Query, filter_indices
                                          parse_query, severity_counts, sort_indices)
 from threadlint.report_app.render import finding_label, group_label, loc_str
 from threadlint.report_app.screens import ExplainScreen, HelpScreen, PromptScreen
-from threadlint.report_app.source import SourceCache, snippet
+from threadlint.report_app.source import SourceCache
 from threadlint.report_app.styles import CSS
-from threadlint.report_app.widgets import DetailPane, FindingsTree, LocationsTree
+from threadlint.report_app.widgets import CodeView, DetailPane, FindingsTree, LocationsTree
 
 FILTER_DELAY = 0.15      # seconds of typing pause before the list is rebuilt
 FINDING_ACTIONS = {"edit", "suppress", "baseline", "explain", "cycle_group", "cycle_sort",
@@ -69,8 +68,10 @@ class ReportApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
-        yield Input(self.query_text, placeholder="/ to filter: rule:TL102 sev:error path:src/ config:x86 text",
-                    id="filter")
+        with Horizontal(id="filter-bar"):
+            yield Static("/", id="filter-key")
+            yield Input(self.query_text, placeholder="filter: rule:TL102 sev:error path:src/ config:x86 text",
+                        id="filter")
         with Container(id="main"):
             yield FindingsTree(id="findings")
             yield DetailPane(id="detail")
@@ -90,11 +91,14 @@ class ReportApp(App[int]):
 
     # --- the list -----------------------------------------------------------
 
-    def refresh_list(self) -> None:
+    def refresh_list(self, *, only_if_changed: bool = False) -> None:
         """Recompute what is visible and rebuild the list, keeping the cursor on the same finding."""
         keep = self.current
-        self.visible_indices = sort_indices(self.findings, filter_indices(self.findings, self.filter, self.statuses),
-                                    self.sort)
+        visible = sort_indices(self.findings, filter_indices(self.findings, self.filter, self.statuses), self.sort)
+        if only_if_changed and visible == self.visible_indices:
+            self.update_topbar()            # e.g. a new filter error; the list itself stands
+            return
+        self.visible_indices = visible
         tree = self.findings_tree
         tree.clear()
         tree.cursor_line = -1
@@ -111,20 +115,21 @@ class ReportApp(App[int]):
         target = target or first
         if target is not None:
             tree.cursor_line = tree.line_of(target)
-            tree.scroll_to_node(target, animate=False)
+            tree.call_after_refresh(tree.scroll_to_node, target, animate=False)
         self.update_topbar()
         self.show_node(target)
 
     def update_topbar(self) -> None:
         shown, total = len(self.visible_indices), len(self.findings)
         counts = severity_counts(self.findings, self.visible_indices)
-        t = Text.assemble(("threadlint ", "bold"), (self.data.title, "italic"), "  ",
-                          (f"{shown}/{total}", "bold"), " findings ",
+        t = Text.assemble(("threadlint ", "bold"), (f"{shown}/{total}", "bold"), " shown ",
                           (f"{counts['error']}E ", "red"), (f"{counts['warning']}W ", "yellow"),
-                          (f"{counts['note']}N", "cyan"),
-                          f"  group:{self.grouping}  sort:{self.sort}")
-        if self.filter.errors:
+                          (f"{counts['note']}N", "cyan"))
+        if self.filter.errors:         # first, or the 80-column bar would crop it away
             t.append("  " + "; ".join(self.filter.errors), style="bold red")
+        t.append(f"  group:{self.grouping} sort:{self.sort}  ")
+        t.append(self.data.title, style="italic")
+        t.truncate(max(self.size.width - 2, 20), overflow="ellipsis")
         self.query_one("#topbar", Static).update(t)
 
     def show_node(self, node) -> None:
@@ -146,7 +151,7 @@ class ReportApp(App[int]):
         self.detail_pane.show_meta(f, self.data.rule_summary(f.rule), self.statuses.get(i, frozenset()))
         locations = self.detail_pane.query_one(LocationsTree)
         locations.display = True
-        locations.show(f)
+        locations.show(i, f)
         self.show_location(f.location, "primary")
 
     def show_group(self, key: str, items: list[int]) -> None:
@@ -162,14 +167,15 @@ class ReportApp(App[int]):
 
     def show_location(self, loc: Location, what: str) -> None:
         self.shown_location = loc
-        self.detail_pane.show_code(f"{what}: {loc_str(loc)}", snippet(self.cache, loc, context=3))
+        self.detail_pane.show_code(f"{what}: {loc_str(loc)}", self.cache, loc)
 
     def on_tree_node_highlighted(self, event: FindingsTree.NodeHighlighted) -> None:
         if isinstance(event.control, FindingsTree):
             self.show_node(event.node)
-        elif isinstance(event.control, LocationsTree) and isinstance(event.node.data, Location):
-            label = "primary" if event.node.parent is event.control.root else event.node.parent.label.plain
-            self.show_location(event.node.data, label.split(" (")[0])
+        elif isinstance(event.control, LocationsTree) and event.node.data is not None:
+            index, what, loc = event.node.data
+            if index == self.current:
+                self.show_location(loc, what)
 
     # --- filter, grouping, sorting -----------------------------------------
 
@@ -194,7 +200,7 @@ class ReportApp(App[int]):
             return
         self.query_text = text
         self.filter = parse_query(text)
-        self.refresh_list()
+        self.refresh_list(only_if_changed=True)
 
     def on_key(self, event) -> None:
         if event.key == "escape" and self.focused is self.query_one("#filter", Input):
@@ -216,8 +222,14 @@ class ReportApp(App[int]):
     def action_zoom(self) -> None:
         if self.screen.maximized is not None:
             self.screen.minimize()
-        else:
-            self.screen.maximize(self.detail_pane, container=False)
+            return
+        if self.current is None:
+            return                  # a group has no code to zoom into
+        self.screen.maximize(self.detail_pane, container=False)
+        # Focus must be inside what is visible, or Textual moves it somewhere arbitrary.
+        locations = self.query_one(LocationsTree)
+        if locations.display:
+            locations.focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -243,30 +255,21 @@ class ReportApp(App[int]):
         loc = loc or self.findings[self.current].location
         cmd = actions.editor_command(actions.editor_from_env(), self.cache.abspath(loc.path), loc.line, loc.col)
         try:
-            with self._suspended():
-                rc = subprocess.call(cmd)
-        except OSError as e:
-            self.notify(f"cannot run {cmd[0]}: {e.strerror or e}", severity="error")
+            rc = self._run_in_terminal(cmd)
+        except (OSError, SuspendNotSupported) as e:
+            self.notify(f"cannot run {cmd[0]}: {getattr(e, 'strerror', None) or e}", severity="error")
             return
         self.cache.invalidate(loc.path)
         if rc != 0:
             self.notify(f"{os.path.basename(cmd[0])} exited with status {rc}", severity="warning")
-        if self.current is not None:
-            self.show_location(loc, "edited")
+        self.query_one(CodeView).redraw()
 
-    @contextmanager
-    def _suspended(self):
-        """Hand the terminal to a child process; headless (tests) just runs it."""
-        try:
-            cm = self.suspend()
-            cm.__enter__()
-        except SuspendNotSupported:
-            yield
-            return
-        try:
-            yield
-        finally:
-            cm.__exit__(None, None, None)
+    def _run_in_terminal(self, cmd: list[str]) -> int:
+        """Hand the terminal to a child process (headless, under tests, there is none to hand over)."""
+        if self.is_headless:
+            return subprocess.call(cmd)
+        with self.suspend():
+            return subprocess.call(cmd)
 
     def action_suppress(self) -> None:
         f = self._current_finding()
@@ -283,19 +286,19 @@ class ReportApp(App[int]):
         f = self.findings[i]
         path = f.location.path
         try:
-            done = actions.suppress_in_file(self.cache.abspath(path), f.location.line, f.rule, reason)
+            done = actions.suppress_in_file(self.cache.abspath(path), f.location.line, f.rule, reason, f.name)
         except (actions.ActionError, OSError) as e:
             self.notify(str(e), severity="error", timeout=8)
             return
         if done.inserted:
-            # Everything at or below the new comment moved down one line.
-            self.findings = [actions.shift_lines(g, path, done.line, 1) for g in self.findings]
-            self.cache.invalidate(path)
+            # Everything at or below the new comment moved down.
+            self.findings = [actions.shift_lines(g, path, done.line, done.inserted) for g in self.findings]
+        self.cache.invalidate(path)
         line = self.findings[i].location.line
         for j, g in enumerate(self.findings):          # the comment covers the rule on that line
             if g.rule == f.rule and g.location.path == path and g.location.line == line:
                 self.statuses[j] = self.statuses.get(j, frozenset()) | {"suppressed"}
-        what = "suppressed" if done.inserted else "was already suppressed"
+        what = "suppressed" if done.written else "was already suppressed"
         self.notify(f"{f.rule} {what} at {path}:{line}")
         self.refresh_list()
 

@@ -6,7 +6,8 @@ The filter language is what the user types in the filter box::
 
 ``field:a,b`` matches any of the comma-separated values; a leading ``-``
 negates a term; all terms must hold.  Bare words match the message, rule,
-rule name, path, function and key (case-insensitive substring).
+rule name, path, function and key (case-insensitive substring).  Paths are
+case-sensitive globs (if they contain ``*?[``) or substrings.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ NO_CONFIG = "(no configuration)"
 @dataclass(frozen=True)
 class Term:
     field: str | None          # None for free text
-    values: tuple[str, ...]    # lower-cased alternatives
+    values: tuple[str, ...]    # alternatives, lower-cased except for paths
     negate: bool = False
 
 
@@ -67,7 +68,8 @@ def parse_query(text: str) -> Query:
         if fld is None:
             terms.append(Term(None, (word.lower(),), negate))
             continue
-        values = tuple(v.lower() for v in rest.split(",") if v)
+        # Paths are case-sensitive (foo.S is preprocessed, foo.s is not); the rest is not.
+        values = tuple(v if fld == "path" else v.lower() for v in rest.split(",") if v)
         if not values:
             continue                # "rule:" while typing: ignore rather than match nothing
         if fld == "severity":
@@ -109,8 +111,7 @@ def _term_holds(f: Finding, term: Term, status: frozenset[str]) -> bool:
     if fld == "severity":
         return f.severity in term.values
     if fld == "path":
-        path = f.location.path.lower()
-        return any(_match_path(path, v) for v in term.values)
+        return any(_match_path(f.location.path, v) for v in term.values)
     if fld == "config":
         configs = [c.lower() for c in f.configs]
         return any(v in c for v in term.values for c in configs)

@@ -72,8 +72,12 @@ def _run_rules(run: dict) -> dict[str, dict]:
 
 
 def _run_config(run: dict) -> str:
-    return ((run.get("automationDetails") or {}).get("id") or (run.get("properties") or {}).get("config")
-            or "").rstrip("/")
+    props = run.get("properties") or {}
+    if props.get("configuration") or props.get("config"):
+        return props.get("configuration") or props.get("config")
+    # automationDetails.id is "category/run id/": threadlint writes "threadlint/<config>/".
+    parts = [p for p in ((run.get("automationDetails") or {}).get("id") or "").split("/") if p]
+    return parts[-1] if parts else ""
 
 
 def _finding(res: dict, root: str, rules: dict, run_config: str) -> Finding:

@@ -11,27 +11,28 @@ from textual.widgets import Input, Markdown, Static
 
 KEYS = [
     ("Browse", [
-        ("↑ ↓  PgUp PgDn  Home End", "move in the focused list"),
-        ("← →  Enter  Space", "collapse / expand a group or chain step"),
-        ("Tab  Shift+Tab", "move between findings list, filter and locations"),
-        ("z", "zoom the detail pane (Esc to restore)"),
+        ("↑↓ PgUp PgDn Home End", "move in the focused list"),
+        ("← → Enter Space", "fold / unfold a group or a chain step"),
+        ("Tab Shift+Tab", "next / previous pane"),
+        ("z", "zoom the detail pane (Esc restores)"),
+        ("?", "this help"),
+        ("q Ctrl+C", "quit"),
     ]),
     ("Organise", [
-        ("/", "filter (Enter or Esc returns to the list)"),
+        ("/", "filter; Enter or Esc returns to the list"),
         ("g", "group by rule → file → configuration"),
         ("o", "sort by severity → file → rule"),
     ]),
-    ("Act on the finding", [
+    ("Act", [
         ("e", "open the shown location in $EDITOR"),
-        ("s", "suppress: insert an ignore comment with a reason"),
-        ("b", "add to the baseline (on a group: all its findings)"),
+        ("s", "suppress with a reason (writes a comment)"),
+        ("b", "add to the baseline (on a group: all of it)"),
         ("x", "explain the rule"),
     ]),
-    ("", [("?", "this help"), ("q  Ctrl+C", "quit")]),
 ]
 
-FILTER_HELP = ("Filter terms (all must hold): rule:TL102,TL1  sev:error  path:src/*.c  "
-               "config:aarch64  is:open|suppressed|baselined  words  -negated")
+FILTER_HELP = ("Filter terms, all must hold: rule:TL102,TL1  sev:error  path:src/*.c  "
+               "config:aarch64  is:open|suppressed|baselined  free words  -negated")
 
 
 def help_table() -> Table:
@@ -39,8 +40,7 @@ def help_table() -> Table:
     table.add_column(style="bold cyan", no_wrap=True)
     table.add_column()
     for section, rows in KEYS:
-        if section:
-            table.add_row(Text(section, style="bold underline"), "")
+        table.add_row(Text(section, style="bold underline"), "")
         for keys, what in rows:
             table.add_row(keys, what)
     return table

@@ -13,6 +13,8 @@ _LEXERS = {".c": "c", ".h": "c", ".S": "gas", ".s": "gas", ".cc": "cpp", ".cpp":
            ".hpp": "cpp", ".inc": "c", ".def": "c"}
 _WORD = re.compile(r"\w+")
 TAB = 8
+# One flat colour over the span: 'reverse' would invert each token's own colours into a patchwork.
+SPAN_STYLE = "bold #272822 on #e6db74"
 
 
 def decode_source(data: bytes) -> tuple[str, str]:
@@ -89,7 +91,7 @@ def span(lines: list[str], loc: Location, encoding: str) -> tuple[tuple[int, int
     return (loc.line, start), (loc.line, word.end() if word else min(start + 1, len(text)))
 
 
-def snippet(cache: SourceCache, loc: Location, context: int = 3, *, theme: str = "monokai",
+def snippet(cache: SourceCache, loc: Location, context: int | tuple[int, int] = 3, *, theme: str = "monokai",
             max_lines: int = 40, line_numbers: bool = True, background: str | None = None):
     """A rich Syntax of the lines around ``loc`` with the location's span highlighted.
 
@@ -103,9 +105,10 @@ def snippet(cache: SourceCache, loc: Location, context: int = 3, *, theme: str =
     if not 1 <= loc.line <= len(lines):
         return Text(f"(line {loc.line} is past the end of {loc.path}; has the file changed?)",
                     style="dim italic")
+    before, after = context if isinstance(context, tuple) else (context, context)
     last = max(loc.line, min(loc.end_line or loc.line, len(lines)))
-    first = max(1, loc.line - context)
-    stop = min(len(lines), last + context, first + max_lines - 1)
+    first = max(1, loc.line - before)
+    stop = min(len(lines), last + after, first + max_lines - 1)
     # Tabs are expanded here rather than by rich so that rich measures the
     # code right and the highlighted span lands on the right cells.
     code = "\n".join(ln.expandtabs(TAB) for ln in lines[first - 1:stop])
@@ -116,5 +119,5 @@ def snippet(cache: SourceCache, loc: Location, context: int = 3, *, theme: str =
     sc = len(lines[sl - 1][:sc].expandtabs(TAB))
     ec = len(lines[el - 1][:ec].expandtabs(TAB)) if el <= len(lines) else ec
     # stylize_range counts lines from the start of the snippet, not of the file.
-    syntax.stylize_range("bold reverse", (sl - first + 1, sc), (min(el, stop) - first + 1, ec))
+    syntax.stylize_range(SPAN_STYLE, (sl - first + 1, sc), (min(el, stop) - first + 1, ec))
     return syntax

@@ -16,9 +16,10 @@ def print_static_report(data: ReportData, console: Console | None = None, contex
     cache = SourceCache(data.root)
     findings = data.findings
     files = {f.location.path for f in findings}
-    console.print(Text.assemble(("threadlint report", "bold"), f" {data.title}: {len(findings)} finding(s) "
-                                f"in {len(files)} file(s)",
-                                f"; configurations: {', '.join(data.configs)}" if data.configs else ""))
+    console.print(Text.assemble(("threadlint report", "bold"),
+                                f" {data.title}: {len(findings)} finding(s) in {len(files)} file(s)"))
+    if data.configs:
+        console.print(f"configurations: {', '.join(data.configs)}")
     if not findings:
         return
     order = sort_indices(findings, list(range(len(findings))), "file")

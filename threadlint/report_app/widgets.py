@@ -9,6 +9,7 @@ from textual.widgets import Static, Tree
 
 from threadlint.finding import Finding, Location
 from threadlint.report_app.render import loc_str, severity_text
+from threadlint.report_app.source import SourceCache, snippet
 
 
 class FindingsTree(Tree):
@@ -44,28 +45,33 @@ class FindingsTree(Tree):
 
 
 class LocationsTree(Tree):
-    """Primary, related and call-chain locations of one finding; data is a Location."""
+    """Primary, related and call-chain locations of one finding.
+
+    Node data is ``(finding index, kind, Location)`` so that a highlight
+    arriving late, after the user moved on, can be recognised and ignored.
+    """
 
     def __init__(self, **kwargs):
         super().__init__("locations", **kwargs)
         self.show_root = False
         self.guide_depth = 2
 
-    def show(self, f: Finding) -> None:
+    def show(self, index: int, f: Finding) -> None:
         self.clear()
         where = f" in {f.function}()" if f.function else ""
         self.root.add_leaf(Text.assemble(("primary ", "bold"), loc_str(f.location), where),
-                           data=f.location)
+                           data=(index, "primary", f.location))
         if f.related:
             rel = self.root.add(Text(f"related ({len(f.related)})", style="bold"), expand=True)
             for r in f.related:
-                rel.add_leaf(_step_label(r.label, r.location, r.function), data=r.location)
+                rel.add_leaf(_step_label(r.label, r.location, r.function),
+                             data=(index, "related", r.location))
         if f.chain:
             # Nested, caller first: each step is the child of the call that led to it.
             node = self.root.add(Text(f"call chain ({len(f.chain)} steps)", style="bold"), expand=True)
-            for r in f.chain:
-                node = node.add(_step_label(r.label, r.location, r.function), data=r.location,
-                                expand=True)
+            for n, r in enumerate(f.chain, 1):
+                node = node.add(_step_label(r.label, r.location, r.function),
+                                data=(index, f"chain step {n}/{len(f.chain)}", r.location), expand=True)
         self.cursor_line = 0
 
 
@@ -83,9 +89,9 @@ class DetailPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="meta")
-        yield Static(id="code-title")
-        yield Static(id="code")
         yield LocationsTree(id="locations")
+        yield Static(id="code-title")
+        yield CodeView(id="code")
 
     def show_meta(self, f: Finding, rule_summary: str, status: frozenset[str]) -> None:
         head = Text.assemble(severity_text(f.severity), " ", (f"{f.rule} {f.name}", "bold"))
@@ -109,9 +115,39 @@ class DetailPane(Vertical):
     def show_group(self, text: Text) -> None:
         self.query_one("#meta", Static).update(text)
         self.query_one("#code-title", Static).update("")
-        self.query_one("#code", Static).update(Text("Enter: collapse or expand this group", style="dim"))
+        self.query_one(CodeView).clear(Text("Enter: collapse or expand this group", style="dim"))
         self.query_one(LocationsTree).display = False
 
-    def show_code(self, title: str, renderable) -> None:
+    def show_code(self, title: str, cache: SourceCache, loc: Location) -> None:
         self.query_one("#code-title", Static).update(Text(title, style="bold"))
-        self.query_one("#code", Static).update(renderable)
+        self.query_one(CodeView).show(cache, loc)
+
+
+class CodeView(Static):
+    """The code around a location, as many lines as fit (it re-renders when resized or zoomed)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._target: tuple[SourceCache, Location] | None = None
+
+    def show(self, cache: SourceCache, loc: Location) -> None:
+        self._target = (cache, loc)
+        self._render_code()
+
+    def clear(self, message: Text) -> None:
+        self._target = None
+        self.update(message)
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Render again (after a resize, or when the file changed on disk)."""
+        if self._target is not None:
+            self._render_code()
+
+    def _render_code(self) -> None:
+        cache, loc = self._target
+        height = self.size.height or 7          # before the first layout
+        before = max(1, (height - 1) // 2)
+        self.update(snippet(cache, loc, (before, max(1, height - 1 - before)), max_lines=max(height, 3)))
