@@ -84,7 +84,7 @@ def test_concise_json_and_github(result):
     assert doc["format"] == "threadlint-report" and len(doc["findings"]) == 2
     assert doc["findings"][0]["configs"] == ["coop", "threads"]
     gh = render("github", result).splitlines()
-    assert gh[0].startswith("::error file=src/a.c,line=2,col=5,endLine=2,title=TL002 parse-error::broken: x")
+    assert gh[0].startswith("::error file=src/a.c,line=2,col=5,endLine=2,endColumn=18,title=TL002 parse-error::broken: x")
     assert gh[-1].startswith("threadlint: 2 finding(s).")
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 
 from threadlint import __version__
-from threadlint.errors import InternalError, UsageError
+from threadlint.errors import InternalError, UsageError, as_usage_error
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -71,22 +71,37 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
     except UsageError as e:
-        print(f"threadlint: error: {e}", file=sys.stderr)
+        _say(f"threadlint: error: {e}")
         return 2
     except KeyboardInterrupt:
-        print("threadlint: interrupted", file=sys.stderr)
+        _say("threadlint: interrupted")
         return 130
     except BrokenPipeError:
         return 1
     except InternalError as e:
-        print(f"threadlint: internal error: {e}", file=sys.stderr)
+        _say(f"threadlint: internal error: {e}")
         return 3
     except Exception as e:  # a bug: say so, exit 3, traceback only on request
         if os.environ.get("THREADLINT_DEBUG"):
             raise
-        print(f"threadlint: internal error: {type(e).__name__}: {e} "
-              f"(set THREADLINT_DEBUG=1 for a traceback)", file=sys.stderr)
+        usage = as_usage_error(e)
+        if usage is not None:
+            _say(f"threadlint: error: {usage}")
+            return 2
+        _say(f"threadlint: internal error: {type(e).__name__}: {e} "
+             f"(set THREADLINT_DEBUG=1 for a traceback)")
         return 3
+
+
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message holds (paths and values from
+    untrusted files may contain newlines or control characters)."""
+    line = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    try:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _main(argv) -> int:

@@ -1,42 +1,69 @@
 """Compile databases: load, validate, and turn entries into safe libclang arguments.
 
-A compile database is untrusted data (it may come from a fork's CI): the
-listed compiler is never executed, no shell is run, and arguments that load
-code or write files are dropped (see ``_DROP_*``).
+A compile database is untrusted data (it may come from a fork's CI).  Its
+arguments are only ever handed to libclang's parser inside a worker process:
+
+* the listed compiler (``arguments[0]``) is never executed and no shell runs:
+  a ``command`` string is split with ``shlex`` (quotes only, no expansion);
+* arguments that load code (``-fplugin=``, ``-fpass-plugin=``, ``-Xclang -load``
+  and every other ``-X<tool>`` pass-through, ``--config`` files, driver modes)
+  or write files (``-o``, ``-MF``/``-MD``, ``-ftime-trace``, ``-save-stats`` ...)
+  are dropped, in one- and two-dash spellings;
+* a value we pass through unexamined (``-I DIR``, ``-D X``) never starts with
+  ``-`` or ``@``, so libclang cannot read it as an option we did not vet;
+* response files (``@file``) are read only when they are regular files inside
+  the source tree or the database's own directory, at most ``_RSP_MAX`` bytes,
+  one level deep.
+
+What was dropped is kept on the entry (``Entry.dropped``).
 """
 from __future__ import annotations
 
 import json
 import os
 import shlex
+import stat
 from dataclasses import dataclass
 
 from threadlint.errors import UsageError
 
 C_EXTS = (".c",)
 ASM_EXTS = (".s", ".S")
+_RSP_MAX = 1 << 20
 
-# Flags whose value is a separate argument and which we drop together with it.
-_DROP_WITH_VALUE = {"-o", "-MF", "-MT", "-MQ", "-MJ", "-dependency-file", "-Xlinker",
-                    "-load", "-fplugin", "-fpass-plugin", "-serialize-diagnostics",
-                    "--serialize-diagnostics", "-main-file-name", "-Xassembler", "-Xpreprocessor",
-                    "-ftime-trace", "-save-temps", "-include-pch", "-fmodule-file",
-                    "-fmodules-cache-path", "-Xanalyzer", "-mllvm"}
-# Flags dropped on their own (outputs, code loading, compile-only modes).
+# Dropped together with the following argument (outputs, code loading, raw
+# pass-through to other tools).  Any other "-X..." flag is handled in _drop_count.
+_DROP_WITH_VALUE = {"-o", "--output", "-MF", "-MT", "-MQ", "-MJ", "-dependency-file",
+                    "-load", "-plugin", "-add-plugin", "-fplugin", "-fpass-plugin",
+                    "-serialize-diagnostics", "--serialize-diagnostics", "-main-file-name",
+                    "-include-pch", "-fmodule-file", "-fmodules-cache-path", "-mllvm",
+                    "--config", "--driver-mode", "-dumpdir", "-dumpbase", "-dumpbase-ext",
+                    "-ivfsoverlay", "-fprebuilt-module-path"}
+# Dropped on their own: compile-only modes, dependency/statistics output,
+# module caches, cc1 mode, driver debugging.
 _DROP_EXACT = {"-c", "-S", "-E", "-M", "-MM", "-MD", "-MMD", "-MG", "-MP", "-v", "-###",
-               "-save-temps", "-fsyntax-only", "-pipe", "-Werror", "-fcolor-diagnostics",
-               "-fdiagnostics-color"}
-_DROP_PREFIXES = ("-fplugin=", "-fpass-plugin=", "-fplugin-arg-", "-o", "-MF", "-MT", "-MQ", "-MJ",
-                  "-Wl,", "-Wa,", "-Wp,", "-Xclang=", "-fprofile-", "-fcoverage-", "-ftime-trace",
-                  "-save-temps=", "--serialize-diagnostics=", "-fcrash-diagnostics-dir",
-                  "-fmodules-cache-path=", "-fmodule-file=", "-fdebug-prefix-map",
+               "-save-temps", "-save-stats", "-fsyntax-only", "-pipe", "-Werror",
+               "-fcolor-diagnostics", "-fdiagnostics-color", "-cc1", "-cc1as", "--analyze",
+               "--compile", "--assemble", "--preprocess", "--dependencies",
+               "--user-dependencies", "--write-dependencies", "--write-user-dependencies",
+               "--precompile", "-fintegrated-cc1", "-fno-integrated-cc1", "--coverage",
+               "-ftest-coverage", "-emit-ast", "-emit-llvm"}
+_DROP_PREFIXES = ("-fplugin=", "-fpass-plugin=", "-fplugin-arg-", "-plugin-arg-", "-o", "--output=",
+                  "-MF", "-MT", "-MQ", "-MJ", "-Wl,", "-Wa,", "-Wp,", "-fprofile-", "-fcoverage-",
+                  "-ftime-trace", "-save-temps=", "-save-stats=", "--serialize-diagnostics=",
+                  "-fcrash-diagnostics", "-fmodules", "-fimplicit-modules", "-fcxx-modules",
+                  "-fmodule-file=", "-fprebuilt-module-path=", "-fdebug-prefix-map",
                   "-ffile-prefix-map", "-fmacro-prefix-map", "-Werror=", "-fdiagnostics-color=",
-                  "--config", "-B", "--gcc-toolchain", "--sysroot=/proc", "-fsanitize")
+                  "--config", "--driver-mode=", "-B", "--gcc-toolchain", "--gcc-install-dir",
+                  "-fsanitize", "-ccc-", "-fproc-stat-report", "-fsave-optimization-record",
+                  "-foptimization-record-", "-fstack-usage", "-fuse-ld=", "--ld-path=",
+                  "-ivfsoverlay", "-fdepscan", "-gen-reproducer")
 # Flags with a path value that we keep, resolved against the entry's directory.
 _PATH_WITH_VALUE = {"-I", "-isystem", "-iquote", "-idirafter", "-include", "-imacros",
                     "--sysroot", "-isysroot", "-iprefix", "-iwithprefix"}
 _KEEP_WITH_VALUE = {"-D", "-U", "-x", "-target", "--target", "-arch", "-mthread-model", "-ftls-model",
-                    "-mcpu", "-march", "-mabi", "-mfloat-abi", "-ferror-limit", "-Xarch_device"}
+                    "-mcpu", "-march", "-mabi", "-mfloat-abi", "-ferror-limit"}
+_JOINED_PATH = ("-I", "-isystem", "-iquote", "-idirafter", "--sysroot=")
 
 
 @dataclass(frozen=True)
@@ -51,10 +78,26 @@ class Entry:
         return self.file.endswith(ASM_EXTS)
 
 
+class _Object(dict):
+    """A JSON object that remembers keys given twice (json keeps the last silently)."""
+
+    twice: tuple[str, ...] = ()
+
+
+def _object(pairs):
+    obj = _Object(pairs)
+    if len(obj) != len(pairs):
+        seen: set = set()
+        obj.twice = tuple(k for k, _ in pairs if k in seen or seen.add(k))
+    return obj
+
+
 def load(path: str, root: str | None = None) -> list[Entry]:
     """Entries of ``path`` (a compile_commands.json), validated.
 
     Raises UsageError with a one-line message naming the file and entry.
+    Entries stay one per database entry (callers zip them with the raw JSON);
+    a file listed twice is analysed once per distinct flags by the engine.
     """
     try:
         with open(path, "rb") as fh:
@@ -62,45 +105,67 @@ def load(path: str, root: str | None = None) -> list[Entry]:
     except OSError as e:
         raise UsageError(f"{path}: cannot read compile database ({e.strerror})") from None
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_object)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: compile database is not UTF-8") from None
     except json.JSONDecodeError as e:
         raise UsageError(f"{path}:{e.lineno}:{e.colno}: invalid JSON in compile database: {e.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: compile database nests too deeply") from None
     if not isinstance(doc, list):
         raise UsageError(f"{path}: compile database must be a JSON array of entries")
-    entries = []
-    for i, e in enumerate(doc):
-        where = f"{path}: entry {i}"
-        if not isinstance(e, dict):
-            raise UsageError(f"{where}: not an object")
-        for key in ("directory", "file"):
-            if not isinstance(e.get(key), str) or not e[key]:
-                raise UsageError(f"{where}: missing or empty '{key}'")
-        directory = e["directory"]
-        if not os.path.isabs(directory):
-            raise UsageError(f"{where}: 'directory' must be an absolute path, got {directory!r}")
-        if isinstance(e.get("arguments"), list) and all(isinstance(a, str) for a in e["arguments"]):
-            argv = list(e["arguments"])
-        elif isinstance(e.get("command"), str):
-            try:
-                argv = shlex.split(e["command"])
-            except ValueError as err:
-                raise UsageError(f"{where}: cannot split 'command' ({err})") from None
-        else:
-            raise UsageError(f"{where}: needs 'arguments' (list of strings) or 'command' (string)")
-        file = os.path.normpath(os.path.join(directory, e["file"]))
-        args, dropped = sanitize(argv[1:], directory, file, root)
-        entries.append(Entry(file, directory, tuple(args), tuple(dropped)))
-    return entries
+    db_dir = os.path.dirname(os.path.abspath(path))
+    return [_entry(e, f"{path}: entry {i}", root, db_dir) for i, e in enumerate(doc)]
 
 
-def sanitize(argv: list[str], directory: str, file: str, root: str | None = None):
+def _entry(e, where: str, root: str | None, db_dir: str) -> Entry:
+    if not isinstance(e, dict):
+        raise UsageError(f"{where}: not an object")
+    if getattr(e, "twice", ()):
+        raise UsageError(f"{where}: key {e.twice[0]!r} given twice")
+    for key in ("directory", "file"):
+        if not isinstance(e.get(key), str) or not e[key]:
+            raise UsageError(f"{where}: missing or empty '{key}'")
+        _check_text(e[key], where, f"'{key}'")
+    directory = e["directory"]
+    if not os.path.isabs(directory):
+        raise UsageError(f"{where}: 'directory' must be an absolute path, got {directory!r}")
+    if "arguments" in e:
+        argv = e["arguments"]
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            raise UsageError(f"{where}: 'arguments' must be a list of strings")
+    elif isinstance(e.get("command"), str):
+        try:
+            argv = split_command(e["command"])
+        except ValueError as err:
+            raise UsageError(f"{where}: cannot split 'command' ({err})") from None
+    else:
+        raise UsageError(f"{where}: needs 'arguments' (list of strings) or 'command' (string)")
+    for n, a in enumerate(argv):
+        _check_text(a, where, f"argument {n}")
+    file = os.path.normpath(os.path.join(directory, e["file"]))
+    args, dropped = sanitize(argv[1:], directory, file, root, db_dir)
+    return Entry(file, os.path.normpath(directory), tuple(args), tuple(dropped))
+
+
+def _check_text(value: str, where: str, what: str) -> None:
+    # A NUL cannot reach a C API and a lone surrogate cannot be encoded: both
+    # would fail later, far from the database, so say so here.
+    if "\0" in value:
+        raise UsageError(f"{where}: {what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{where}: {what} is not valid Unicode (lone surrogate escape)") from None
+
+
+def sanitize(argv: list[str], directory: str, file: str, root: str | None = None,
+             db_dir: str | None = None):
     """Keep what affects parsing; drop outputs, plugins, and anything that runs code.
 
     Returns (args, dropped).  Relative include paths are made absolute.
     Response files (``@file``) are expanded only when they lie inside ``root``
-    or the entry's directory, and never recursively.
+    or ``db_dir`` (the database's directory), and never recursively.
     """
     args: list[str] = []
     dropped: list[str] = []
@@ -109,72 +174,94 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
     while i < n:
         a = argv[i]
         nxt = argv[i + 1] if i + 1 < n else None
-        if os.path.normpath(os.path.join(directory, a)) == file and not a.startswith("-"):
+        if "\0" in a:
+            dropped.append(a)
             i += 1
             continue
         if a.startswith("@"):
-            expanded = _response_file(a[1:], directory, root)
+            expanded = _response_file(a[1:], directory, [root, db_dir])
             if expanded is None:
                 dropped.append(a)
             else:
-                sub, sub_dropped = sanitize([x for x in expanded if not x.startswith("@")],
-                                            directory, file, root)
+                inner = [x for x in expanded if not x.startswith("@")]
+                sub, sub_dropped = sanitize(inner, directory, file, None, None)
                 args.extend(sub)
                 dropped.extend(sub_dropped + [x for x in expanded if x.startswith("@")])
             i += 1
             continue
-        if a == "-Xclang":
-            # -Xclang passes raw cc1 flags (-load, -plugin, -add-plugin ...): never forward.
-            dropped.extend([a] + ([nxt] if nxt is not None else []))
-            i += 2
-            continue
-        if a in _DROP_WITH_VALUE:
-            dropped.extend([a] + ([nxt] if nxt is not None else []))
-            i += 2
-            continue
-        if a in _DROP_EXACT or (a.startswith(_DROP_PREFIXES) and not a.startswith("-O")):
-            dropped.append(a)
-            i += 1
-            continue
-        if a in _PATH_WITH_VALUE and nxt is not None:
-            args.extend([a, _abspath(nxt, directory)])
-            i += 2
-            continue
-        if a in _KEEP_WITH_VALUE and nxt is not None:
-            args.extend([a, nxt])
-            i += 2
-            continue
-        for flag in ("-I", "-isystem", "-iquote", "-idirafter", "--sysroot=", "-include"):
-            if a.startswith(flag) and len(a) > len(flag):
-                value = a[len(flag):]
-                if flag in ("-include",) and not value.startswith("/"):
-                    break
-                a = flag + _abspath(value, directory)
-                break
         if not a.startswith("-"):
-            # a stray positional (another input file, an output name): not ours to pass
-            dropped.append(a)
+            # the source itself, or a stray positional (another input, an output
+            # name): never ours to pass
+            if _abspath(a, directory) != file:
+                dropped.append(a)
             i += 1
             continue
+        count = _drop_count(a)
+        if count:
+            taken = argv[i:i + count]
+            dropped.extend(taken)
+            i += len(taken)
+            continue
+        if a in _PATH_WITH_VALUE or a in _KEEP_WITH_VALUE:
+            if nxt is None or nxt.startswith(("-", "@")):
+                # no value, or one that libclang would read as an option: the
+                # value is classified on its own next round
+                dropped.append(a)
+                i += 1
+                continue
+            args.extend([a, _abspath(nxt, directory) if a in _PATH_WITH_VALUE else nxt])
+            i += 2
+            continue
+        for flag in _JOINED_PATH:
+            if a.startswith(flag) and len(a) > len(flag):
+                a = flag + _abspath(a[len(flag):], directory)
+                break
         args.append(a)
         i += 1
     return args, dropped
+
+
+def _drop_count(a: str) -> int:
+    """How many arguments to drop starting at ``a`` (0: keep it)."""
+    # clang accepts many options with one or two dashes; check both spellings
+    forms = (a, "-" + a.lstrip("-"))
+    if any(f in _DROP_WITH_VALUE for f in forms):
+        return 2
+    if any(f.startswith("-X") for f in forms):
+        # -Xclang, -Xlinker, -Xassembler, -Xpreprocessor, -Xarch_*, -Xopenmp-target ...
+        # hand raw arguments to another tool; the joined '=' forms carry it inline
+        return 1 if "=" in a else 2
+    if any(f in _DROP_EXACT or f.startswith(_DROP_PREFIXES) for f in forms):
+        return 1
+    return 0
 
 
 def _abspath(p: str, directory: str) -> str:
     return os.path.normpath(os.path.join(directory, p))
 
 
-def _response_file(name: str, directory: str, root: str | None):
+def _response_file(name: str, directory: str, allowed_dirs) -> list[str] | None:
     path = os.path.realpath(os.path.join(directory, name))
-    allowed = [os.path.realpath(directory)] + ([os.path.realpath(root)] if root else [])
-    if not any(path == d or path.startswith(d + os.sep) for d in allowed):
+    allowed = [os.path.realpath(d) for d in allowed_dirs if d]
+    if not any(path == d or path.startswith(d.rstrip(os.sep) + os.sep) for d in allowed):
         return None
     try:
-        with open(path, encoding="utf-8") as fh:
-            return shlex.split(fh.read())
+        # O_NONBLOCK: a FIFO must not block us; only regular files are read
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(_RSP_MAX + 1)
+        if len(data) > _RSP_MAX:
+            return None
+        return shlex.split(data.decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return None
+    finally:
+        os.close(fd)
 
 
 def find_databases(root: str) -> list[str]:
@@ -190,3 +277,15 @@ def find_databases(root: str) -> list[str]:
             if os.path.isfile(cand):
                 out.append(cand)
     return out
+
+
+_SHELL_SPECIAL = set("\"'\\")
+
+
+def split_command(command: str) -> list[str]:
+    """``shlex.split`` semantics; pure-Python shlex costs ~1 ms per CMake command
+    (2 s for a 1,800-entry database), so commands without quotes or
+    backslashes - most of them - take the equivalent ``str.split`` path."""
+    if _SHELL_SPECIAL.isdisjoint(command):
+        return command.split()
+    return shlex.split(command)

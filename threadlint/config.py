@@ -47,6 +47,12 @@ def load(path: str | None) -> dict:
     else:
         prefix = ""
     tomlschema.check(data, SCHEMA, path, prefix)
+    dotted = (prefix + ".") if prefix else ""
     if "fail_on" in data and data["fail_on"] not in ("error", "warning", "note"):
-        raise UsageError(f"{path}: '{prefix + '.' if prefix else ''}fail_on' must be error, warning or note")
+        raise UsageError(f"{path}: '{dotted}fail_on' must be error, warning or note")
+    if "jobs" in data and data["jobs"] < 1:
+        raise UsageError(f"{path}: '{dotted}jobs' must be at least 1, got {data['jobs']}")
+    if "timeout" in data and not data["timeout"] > 0:
+        raise UsageError(f"{path}: '{dotted}timeout' must be a positive number of seconds, "
+                         f"got {data['timeout']}")
     return data

@@ -23,7 +23,48 @@ def pages() -> dict[str, str]:
         index.append(f"| [{rule.id}]({rule.id}.md) | {rule.name} | {rule.severity} | {rule.precision} | "
                      f"{'on' if rule.default else 'off'} | {rule.summary} |")
     out["README.md"] = "\n".join(index) + "\n"
+    out["profile-keys.md"] = profile_keys_page(rules)
     return out
+
+
+def _type_name(spec) -> str:
+    if isinstance(spec, dict):
+        return "table"
+    if isinstance(spec, tuple) and spec and spec[0] == "list":
+        return f"list of {_type_name(spec[1])}"
+    if isinstance(spec, tuple) and spec and spec[0] == "map":
+        return f"table of {_type_name(spec[1])}"
+    if isinstance(spec, tuple) and spec and spec[0] == "tables":
+        return "array of tables"
+    if isinstance(spec, tuple):
+        return " or ".join(_type_name(x) for x in spec)
+    return {str: "string", int: "integer", bool: "boolean", float: "number"}.get(spec, str(spec))
+
+
+def _keys(schema, prefix=""):
+    for key, spec in schema.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(spec, dict):
+            yield from _keys(spec, dotted)
+        else:
+            yield dotted, _type_name(spec)
+
+
+def profile_keys_page(rules) -> str:
+    from threadlint.profile import CORE_SCHEMA
+    lines = ["# Profile keys", "",
+             "Generated from `profile.CORE_SCHEMA` and each rule's `profile_schema` "
+             "(see [docs/profiles.md](../profiles.md)).", "",
+             "| key | type | read by |", "|---|---|---|"]
+    for key, typ in _keys(CORE_SCHEMA):
+        lines.append(f"| `{key}` | {typ} | engine |")
+    readers: dict[tuple, list[str]] = {}
+    for rule in rules.values():
+        for key, typ in _keys(rule.profile_schema):
+            readers.setdefault((key, typ), []).append(rule.id)
+    for (key, typ), ids in sorted(readers.items()):
+        lines.append(f"| `{key}` | {typ} | {', '.join(ids)} |")
+    return "\n".join(lines) + "\n"
 
 
 def stale(directory: str) -> list[str]:

@@ -48,7 +48,21 @@ def run(opts: Options) -> RunResult:
     metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
     return RunResult(tool_version=__version__, libclang_version=clang_version(), root=opts.root,
                      profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
-                     findings=findings, seconds=time.monotonic() - t0)
+                     findings=findings, seconds=time.monotonic() - t0,
+                     sources=analysed_sources(project))
+
+
+def analysed_sources(project: Project) -> list[str]:
+    """Relative paths of the files under root that the analysis read."""
+    out, included = set(), set()
+    for program in project.programs:
+        for tu in program.tus:
+            out.add(tu.path)
+            included.update(tu.includes)        # absolute; thousands of TUs share them
+        out.update(a.path for a in program.asm)
+    prefix = os.path.join(project.root, "")
+    out.update(_rel(project.root, i) for i in included if i.startswith(prefix))
+    return sorted(p for p in out if not p.startswith("../"))
 
 
 def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
@@ -147,26 +161,13 @@ def _size(path: str) -> int:
 
 
 def _pic_followups(jobs) -> list[_CJob]:
+    """Variants differing only in -fPIC-like flags are parsed too when the TU
+    tests one of the macros those flags define in live preprocessor code."""
     out = []
-    memo: dict[str, bool] = {}
     for job in jobs:
-        if not job.pic_variants or job.result is None:
-            continue
-        files = [job.path] + job.result.get("includes", [])
-        if any(_mentions_pic(f, memo) for f in files):
+        if job.pic_variants and job.result is not None and job.result.get("live_codegen_macros"):
             out.extend(_CJob(job.path, v) for v in job.pic_variants)
     return out
-
-
-def _mentions_pic(path: str, memo: dict) -> bool:
-    if path not in memo:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-            memo[path] = any(m.encode() in data for names in adapter.PIC_FLAGS.values() for m in names)
-        except OSError:
-            memo[path] = False
-    return memo[path]
 
 
 def _rel(root: str, path: str) -> str:

@@ -18,7 +18,8 @@ ret       ``v`` returned text; ``sub`` = value events
 if        ``sub`` = [cond, then, else?]     while ``sub`` = [cond, body]   do ``sub`` = [body, cond]
 for       ``sub`` = [init/cond/inc..., body]  switch ``sub`` = [cond, body]
 case      ``sub`` = [value, stmt]            default/label ``sub`` = [stmt] (label has ``name``)
-goto      ``label``        break / continue / asm        block ``sub`` = statements
+goto      ``label``        break / continue        block ``sub`` = statements
+asm       inline assembly: ``x`` its source text (first 4000 characters)
 defer     ``sub`` = [deferred statement] (runs at scope exit)
 stmt      a positional slot holding other events
 ========  ==================================================================

@@ -2,120 +2,221 @@
 
 Each job is a picklable tuple handled by ``threadlint.worker.run_job``; results
 stream back as ``(index, ok, payload)``.  A job that crashes its worker
-(libclang segfault) or exceeds the per-job timeout yields ``ok=False`` with a
-description, and the remaining jobs still run.
+(libclang segfault, out of memory) or exceeds the per-job timeout yields
+``ok=False`` with a description, the worker is replaced, and the remaining
+jobs still run.
+
+Every worker has its own pipe (no queue shared between workers): a worker
+killed in the middle of sending cannot leave a lock held that would hang the
+others, and its death is seen at once through its process sentinel.  Workers
+run with an address-space limit (``THREADLINT_WORKER_MEMORY_MB``, default
+``DEFAULT_MEMORY_MB``) so a source that includes ``/dev/zero`` fails that TU
+instead of exhausting the machine.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
+import signal
 import time
+from collections import deque
+from multiprocessing.connection import wait
 from typing import Iterable, Iterator
 
 from threadlint import worker
+
+DEFAULT_MEMORY_MB = 4096
 
 
 def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def run(jobs: list[tuple], n_workers: int, timeout: float) -> Iterator[tuple[int, bool, object]]:
+def memory_limit_mb() -> int:
+    """Per-worker address-space limit in MiB (0: none)."""
+    try:
+        return max(0, int(os.environ.get("THREADLINT_WORKER_MEMORY_MB", DEFAULT_MEMORY_MB)))
+    except ValueError:
+        return DEFAULT_MEMORY_MB
+
+
+class _Worker:
+    def __init__(self, ctx, memory_mb: int, others: list):
+        self.conn, child = ctx.Pipe(duplex=True)
+        # The forked child inherits the parent's end of its own pipe and of the
+        # other workers' pipes; it closes them, so that when the parent dies
+        # (even by SIGKILL) every pipe reads EOF and no worker lingers.
+        parent_ends = [self.conn] + [w.conn for w in others]
+        self.proc = ctx.Process(target=_worker_main, args=(child, parent_ends, memory_mb, os.getpid()),
+                                daemon=True)
+        self.proc.start()
+        child.close()
+        self.job: int | None = None
+        self.since = 0.0
+
+    def give(self, i: int | None, job=None) -> bool:
+        self.job = i
+        self.since = time.monotonic()
+        try:
+            self.conn.send(None if i is None else (i, job))
+            return True
+        except (OSError, ValueError):      # died before it could take the job
+            return False
+
+    def stop(self, kill: bool) -> None:
+        if kill and self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(1 if kill else 0.5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def run(jobs: list[tuple], n_workers: int, timeout: float | None,
+        memory_mb: int | None = None) -> Iterator[tuple[int, bool, object]]:
     """Yield (index, ok, payload) for every job, in completion order."""
     if not jobs:
         return
-    n_workers = max(1, min(n_workers, len(jobs)))
+    if timeout is not None and not 0 < timeout < float("inf"):
+        timeout = None                  # 0, inf: no limit
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
-    todo = list(range(len(jobs)))
-    todo.reverse()                      # pop() from the end keeps the caller's order
-    results: mp.Queue = ctx.Queue()
-    workers: dict[int, dict] = {}       # pid -> {"proc", "task_q", "job", "since"}
+    memory_mb = memory_limit_mb() if memory_mb is None else memory_mb
+    todo = deque(range(len(jobs)))
+    workers: list[_Worker] = []
 
-    def start_worker():
-        task_q = ctx.SimpleQueue()
-        proc = ctx.Process(target=_worker_main, args=(task_q, results), daemon=True)
-        proc.start()
-        w = {"proc": proc, "task_q": task_q, "job": None, "since": 0.0}
-        workers[proc.pid] = w
-        return w
+    def assign(w: _Worker):
+        """Give ``w`` the next job; yields a failure if the worker is already dead."""
+        while todo:
+            i = todo.popleft()
+            if w.give(i, jobs[i]):
+                return
+            yield i, False, _death(w)
+            w.stop(kill=True)
+            workers.remove(w)
+            w = _Worker(ctx, memory_mb, workers)
+            workers.append(w)
+        w.give(None)
 
-    def feed(w):
-        if todo:
-            i = todo.pop()
-            w["job"] = i
-            w["since"] = time.monotonic()
-            w["task_q"].put((i, jobs[i]))
-        else:
-            w["job"] = None
-            w["task_q"].put(None)
-
-    for _ in range(n_workers):
-        start_worker()
-    for w in list(workers.values()):
-        feed(w)
-    remaining = len(jobs)
     try:
-        while remaining:
-            try:
-                pid, i, ok, payload = results.get(timeout=0.2)
-            except queue.Empty:
-                now = time.monotonic()
-                for pid, w in list(workers.items()):
-                    proc = w["proc"]
-                    if w["job"] is None:
+        for _ in range(max(1, min(n_workers, len(jobs)))):
+            workers.append(_Worker(ctx, memory_mb, workers))
+        for w in list(workers):
+            yield from assign(w)
+        while any(w.job is not None for w in workers):
+            busy = [w for w in workers if w.job is not None]
+            wait_for = timeout - (time.monotonic() - min(w.since for w in busy)) if timeout else None
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+                             timeout=max(0.0, wait_for) if wait_for is not None else None))
+            now = time.monotonic()
+            for w in busy:
+                if w.conn in ready:
+                    try:
+                        i, ok, payload = w.conn.recv()
+                    except Exception:       # EOF or a torn message: the worker died
+                        pass
+                    else:
+                        w.job = None
+                        yield i, ok, payload
+                        yield from assign(w)
                         continue
-                    dead = not proc.is_alive()
-                    late = timeout and now - w["since"] > timeout
-                    if dead or late:
-                        i = w["job"]
-                        if late and not dead:
-                            proc.kill()
-                            reason = f"timed out after {timeout:g} s"
-                        else:
-                            reason = f"worker crashed (exit code {proc.exitcode})"
-                        proc.join(1)
-                        del workers[pid]
-                        remaining -= 1
-                        yield i, False, reason
-                        if todo:
-                            feed(start_worker())
-                continue
-            w = workers.get(pid)
-            if w is None or w["job"] != i:
-                continue                # a late message from a worker we gave up on
-            remaining -= 1
-            yield i, ok, payload
-            feed(w)
+                elif w.proc.sentinel not in ready and not (timeout and now - w.since >= timeout):
+                    continue
+                # crashed (sentinel or broken pipe) or late: replace the worker
+                i = w.job
+                late = w.proc.sentinel not in ready and w.conn not in ready
+                reason = f"timed out after {timeout:g} s" if late else _death(w)
+                w.stop(kill=True)
+                workers.remove(w)
+                yield i, False, reason
+                if todo:
+                    nw = _Worker(ctx, memory_mb, workers)
+                    workers.append(nw)
+                    yield from assign(nw)
     finally:
-        for w in workers.values():
-            if w["proc"].is_alive():
-                try:
-                    w["task_q"].put(None)
-                except Exception:
-                    pass
-        for w in workers.values():
-            w["proc"].join(0.5)
-            if w["proc"].is_alive():
-                w["proc"].kill()
-                w["proc"].join()
+        for w in workers:
+            if w.proc.is_alive() and w.job is None:
+                w.give(None)
+        for w in workers:
+            w.stop(kill=w.job is not None)
 
 
-def _worker_main(task_q, results):
-    pid = os.getpid()
+def _death(w: _Worker) -> str:
+    w.proc.join(1)
+    code = w.proc.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"worker crashed ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return f"worker crashed (exit code {code})"
+
+
+def _worker_main(conn, parent_ends, memory_mb: int, parent_pid: int) -> None:
+    for end in parent_ends:
+        end.close()
+    _die_with_parent(parent_pid)
+    # The parent handles Ctrl-C and stops us; libclang's own crash reports go
+    # to /dev/null (the crash becomes a TL002 finding) unless debugging.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_memory(memory_mb)
+    if not os.environ.get("THREADLINT_DEBUG"):
+        import faulthandler                 # inherited from a parent that enabled it
+        faulthandler.disable()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
     while True:
-        task = task_q.get()
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
         if task is None:
             return
         i, job = task
         try:
-            payload = worker.run_job(job)
-            results.put((pid, i, True, payload))
+            msg = (i, True, worker.run_job(job))
         except Exception as e:  # reported as a finding by the engine, never swallowed
-            results.put((pid, i, False, f"{type(e).__name__}: {e}"))
+            msg = (i, False, f"{type(e).__name__}: {e}")
+        try:
+            conn.send(msg)
+        except (OSError, ValueError):
+            return                  # parent gone
+        except Exception as e:      # unpicklable payload: still answer
+            conn.send((i, False, f"cannot return result: {type(e).__name__}: {e}"))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: SIGKILL this worker when the parent dies, even in the middle of a
+    parse (the pipe EOF only helps between jobs)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:      # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _limit_memory(memory_mb: int) -> None:
+    if not memory_mb:
+        return
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        want = memory_mb << 20
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        if soft == resource.RLIM_INFINITY or soft > want:
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (ImportError, ValueError, OSError):
+        pass                        # not supported here: run without a limit
 
 
 def run_inline(jobs: Iterable[tuple]):
-    """Same protocol without processes (``-j 1`` debugging, tests)."""
+    """Same protocol without processes (debugging, tests)."""
     for i, job in enumerate(jobs):
         try:
             yield i, True, worker.run_job(job)

@@ -41,6 +41,9 @@ class RunResult:
     seconds: float = 0.0
     stale_baseline: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # e.g. "3 findings hidden by the baseline"
+    # files the analysis read (C main files, their headers under root, assembly),
+    # relative to root: where suppressions are checked for being unused
+    sources: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         by_rule = Counter(f.rule for f in self.findings)

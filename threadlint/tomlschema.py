@@ -25,6 +25,8 @@ def load_toml(path: str) -> dict:
         raise UsageError(f"{path}: invalid TOML: {e}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8") from None
+    except RecursionError:
+        raise UsageError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def check(data, schema, path: str, prefix: str = "") -> None:
@@ -72,6 +74,8 @@ def _is(value, spec) -> bool:
             return True
         except UsageError:
             return False
+    if isinstance(spec, tuple):                 # alternatives, e.g. (int, float)
+        return any(_is(value, s) for s in spec)
     if spec is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if spec is float:

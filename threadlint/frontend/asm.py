@@ -6,8 +6,9 @@ object-like ``#define``, ``#undef``, ``#include`` through the include path)
 is exact enough and costs well under a millisecond per file.
 
 Facts: functions (label + ``.functype``/``end_function`` span) with their
-calls, ``global.get/set``, numeric operands, instruction count; file-level
-``.globl``, imports, ``.functype`` declarations and ``#define`` constants.
+calls, ``global.get/set``, numeric operands, instruction count and sequence
+(``insns``); file-level ``.globl``, imports, ``.functype`` declarations,
+``#define`` constants and the ``skipped`` (inactive) line ranges.
 """
 from __future__ import annotations
 
@@ -164,13 +165,19 @@ def scan(path: str, text: str, macros: dict[str, str] | None = None,
     macros = dict(macros or {})
     problems: list[dict] = []
     lines = text.splitlines()
+    skipped: list[list[int]] = []
     active_lines = _preprocess(path, lines, macros, include_dirs, problems, 0, max_include_depth,
-                               defines := [])
-    return _scan_lines(active_lines, defines, problems, empty=not text.strip())
+                               defines := [], skipped)
+    facts = _scan_lines(active_lines, defines, problems, empty=not text.strip())
+    facts["skipped"] = skipped
+    return facts
 
 
-def _preprocess(path, lines, macros, include_dirs, problems, depth, max_depth, defines):
-    """Active (line number, text) pairs of ``lines``; updates ``macros``."""
+def _preprocess(path, lines, macros, include_dirs, problems, depth, max_depth, defines,
+                skipped=None):
+    """Active (line number, text) pairs of ``lines``; updates ``macros``.  ``skipped``
+    receives ``[first, last]`` per inactive block, like libclang's skipped ranges: the
+    directive opening it through the directive closing it."""
     stack: list[list[bool]] = []   # [this branch active, some branch taken, parent active]
     active = True
     out = []
@@ -187,6 +194,7 @@ def _preprocess(path, lines, macros, include_dirs, problems, depth, max_depth, d
         if directive in ("if", "ifdef", "ifndef", "elif", "else", "endif", "define", "undef",
                          "include", "error", "warning"):
             rest = re.sub(r"/\*.*?\*/|//.*$", "", m.group(2)).strip()
+            was_active = active
             if directive in ("if", "ifdef", "ifndef"):
                 parent = active
                 cond = _cond(directive, rest, macros, path, no, problems) if parent else False
@@ -215,7 +223,13 @@ def _preprocess(path, lines, macros, include_dirs, problems, depth, max_depth, d
                     continue
                 top = stack.pop()
                 active = top[2]
-            elif not active:
+            if skipped is not None and directive in ("if", "ifdef", "ifndef", "elif", "else",
+                                                     "endif") and was_active != active:
+                if was_active:
+                    skipped.append([no, no])
+                elif skipped:
+                    skipped[-1][1] = no
+            if directive in ("if", "ifdef", "ifndef", "elif", "else", "endif") or not active:
                 continue
             elif directive == "define":
                 dm = re.match(r"([A-Za-z_]\w*)(\([^)]*\))?\s*(.*)$", rest)
@@ -287,7 +301,7 @@ def _scan_lines(active, defines, problems, empty):
             name = code[:-1].strip()
             labels.append({"name": name, "l": no})
             current = {"name": name, "l": no, "end_l": no, "instructions": 0, "calls": [],
-                       "global_get": [], "global_set": [], "consts": []}
+                       "global_get": [], "global_set": [], "consts": [], "insns": []}
             functions.append(current)
             continue
         parts = code.replace(",", " ").split()
@@ -313,6 +327,9 @@ def _scan_lines(active, defines, problems, empty):
             continue
         current["instructions"] += 1
         current["end_l"] = no
+        # the instruction sequence, for rules that follow a value (e.g. a parameter
+        # loaded at a fixed offset, then passed to a call)
+        current["insns"].append({"l": no, "op": op, "args": operands})
         if op in ("call", "return_call") and operands:
             current["calls"].append({"name": operands[0], "l": no})
         elif op == "global.get" and operands:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import re
 
 from threadlint.frontend import cxbind
 from threadlint.frontend.cxbind import CXCursor, CXToken
@@ -29,6 +30,7 @@ UNEXPOSED_STMT, LABEL_STMT, COMPOUND_STMT, CASE_STMT, DEFAULT_STMT = 200, 201, 2
 IF_STMT, SWITCH_STMT, WHILE_STMT, DO_STMT, FOR_STMT, GOTO_STMT = 205, 206, 207, 208, 209, 210
 CONTINUE_STMT, BREAK_STMT, RETURN_STMT, ASM_STMT = 212, 213, 214, 215
 TRANSLATION_UNIT, MACRO_INSTANTIATION, STATIC_ASSERT = 350, 502, 602
+LAST_DECL = 39                              # CXCursor_LastDecl
 
 CONTROL = {IF_STMT: "if", SWITCH_STMT: "switch", WHILE_STMT: "while", DO_STMT: "do",
            FOR_STMT: "for", CASE_STMT: "case", DEFAULT_STMT: "default", LABEL_STMT: "label"}
@@ -39,6 +41,15 @@ ADDR_OF = 5
 SLOTTED = set(CONTROL.values()) | {"assign"}
 SC_STATIC = 3                             # CX_SC_Static
 CONTINUE, RECURSE = 1, 2
+INT_TYPE_KINDS = set(range(3, 21))        # CXType_Bool .. CXType_Int128
+EVAL_INT = 1                              # CXEval_Int
+
+
+_NEWLINE = re.compile(rb"\n")
+# Leaf cursors that never hold facts: skipped without any location lookup.
+LEAF_KINDS = {43, 106, 107, 108, 109, 110}   # TypeRef and literals
+# Cursors that hold facts only through their children.
+TRANSPARENT_KINDS = {UNEXPOSED_EXPR, 111, 113, 118, 119, 136, 231, 400, 116}
 
 
 class _Node:
@@ -62,10 +73,7 @@ class TUExtractor:
         self.main = main_path
         self.src = source
         self.main_file = self.L.clang_getFile(tu_ptr, main_path.encode())
-        self.line_starts = [0]
-        for i, b in enumerate(source):
-            if b == 10:
-                self.line_starts.append(i + 1)
+        self.line_starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
         self._fb = ctypes.c_void_p()
         self._ob = ctypes.c_uint()
         self._fref = ctypes.byref(self._fb)
@@ -121,22 +129,27 @@ class TUExtractor:
             return tops, macros
         curs = (CXCursor * n)()
         L.clang_annotateTokens(self.tu, toks, n, curs)
+        # Read every cursor's kind and data words at once (a CXCursor is 8
+        # ints wide on 64-bit): per-element ctypes access costs ~1 us each.
+        words = ctypes.sizeof(CXCursor) // ctypes.sizeof(ctypes.c_int)
+        raw = (ctypes.c_int * (n * words)).from_buffer(curs)[:]
         seen = set()
-        hashc = L.clang_hashCursor
-        for i in range(n):
+        kinds = raw[0::words]
+        wanted = [i for i, k in enumerate(kinds)
+                  if k == MACRO_INSTANTIATION or 1 <= k <= LAST_DECL or k == STATIC_ASSERT]
+        for i in wanted:
+            k = kinds[i]
+            ident = tuple(raw[i * words:(i + 1) * words])
+            if ident in seen:
+                continue
+            seen.add(ident)
             c = curs[i]
-            k = c.kind
-            if k == MACRO_INSTANTIATION or (1 <= k < 100) or k == STATIC_ASSERT:
-                h = (k, hashc(c))
-                if h in seen:
-                    continue
-                seen.add(h)
-                if k == MACRO_INSTANTIATION:
-                    a, b = self._extent(c)
-                    if a >= 0:
-                        macros.append((a, b, self._spell(c)))
-                elif L.clang_getCursorLexicalParent(c).kind == TRANSLATION_UNIT:
-                    tops.append(CXCursor.from_buffer_copy(c))
+            if k == MACRO_INSTANTIATION:
+                a, b = self._extent(c)
+                if a >= 0:
+                    macros.append((a, b, self._spell(c)))
+            elif L.clang_getCursorLexicalParent(c).kind == TRANSLATION_UNIT:
+                tops.append(CXCursor.from_buffer_copy(c))
         L.clang_disposeTokens(self.tu, toks, n)
         return tops, macros
 
@@ -173,7 +186,27 @@ class TUExtractor:
         for f in functions:
             del f["_a"], f["_b"]
         return {"functions": functions, "globals": globals_, "records": records,
-                "macros": macros, "top_events": top_events}
+                "macros": macros, "top_events": top_events, "skipped": self._skipped()}
+
+    def _skipped(self):
+        """Main-file line ranges the preprocessor skipped, ``[first, last]`` each:
+        the ``#if``/``#else`` line opening the inactive block through the directive
+        closing it (lines strictly between are inactive code)."""
+        L = self.L
+        rl = L.clang_getSkippedRanges(self.tu, self.main_file)
+        if not rl:
+            return []
+        out = []
+        line = ctypes.c_uint()
+        for i in range(rl.contents.count):
+            r = rl.contents.ranges[i]
+            pair = []
+            for loc in (L.clang_getRangeStart(r), L.clang_getRangeEnd(r)):
+                L.clang_getSpellingLocation(loc, None, ctypes.byref(line), None, None)
+                pair.append(line.value)
+            out.append(pair)
+        L.clang_disposeSourceRangeList(rl)
+        return out
 
     # -- declarations ----------------------------------------------------
     def _record(self, c):
@@ -184,13 +217,16 @@ class TUExtractor:
             if ch.kind == FIELD_DECL:
                 off = self._main_off(self.L.clang_getCursorLocation(ch))
                 line, col = self.linecol(max(off, 0))
-                fields.append({"name": self._spell(ch), "type": self._type(ch), "l": line, "c": col})
+                fields.append({"name": self._spell(ch), "type": self._type(ch), "l": line, "c": col,
+                               "off": self.L.clang_Cursor_getOffsetOfField(ch) // 8})
             return CONTINUE
 
         self.L.clang_visitChildren(c, cxbind.VISITOR(visit), None)
         off = self._main_off(self.L.clang_getCursorLocation(c))
         line, col = self.linecol(max(off, 0))
-        return {"name": name, "l": line, "c": col, "fields": fields}
+        # size in bytes (negative when incomplete/dependent), field "off" likewise
+        size = self.L.clang_Type_getSizeOf(self.L.clang_getCursorType(c))
+        return {"name": name, "l": line, "c": col, "fields": fields, "size": size}
 
     def _global(self, c):
         L = self.L
@@ -203,9 +239,36 @@ class TUExtractor:
              "tls": L.clang_getCursorTLSKind(c) != 0,
              "const": bool(L.clang_isConstQualifiedType(ctype)),
              "definition": bool(L.clang_isCursorDefinition(c))}
+        value = self._int_value(c, ctype) if g["definition"] else None
+        if value is not None:
+            g["value"] = value          # evaluated integer initialiser (TL501)
         root = _Node("block", {}, off)
-        self._walk(c, root, self._big_init(c))
+        self._walk(c, root, True)
         return g, [ev for ev in flatten(root.children) if ev["k"] in ("fref", "call")]
+
+    def _int_value(self, c, ctype):
+        """The initialiser of an integer variable as a constant, or None."""
+        L = self.L
+        if L.clang_getCanonicalType(ctype).kind not in INT_TYPE_KINDS:
+            return None
+        res = L.clang_Cursor_Evaluate(c)
+        if not res:
+            return None
+        try:
+            if L.clang_EvalResult_getKind(res) != EVAL_INT:
+                return None
+            if L.clang_EvalResult_isUnsignedInt(res):
+                return L.clang_EvalResult_getAsUnsigned(res)
+            return L.clang_EvalResult_getAsLongLong(res)
+        finally:
+            L.clang_EvalResult_dispose(res)
+
+    def _scalar_table(self, c) -> bool:
+        """An initialiser list of plain numbers (e.g. iconv's charmaps, which are
+        most cursors of the tree) holds no facts; one with pointers may hold
+        function addresses (call-graph edges) and is walked."""
+        t = self._canon(c)
+        return "(" not in t and "*" not in t and "struct" not in t and "union" not in t
 
     def _big_init(self, c) -> bool:
         """Constant tables (charmaps) hold no facts but most of the cursors."""
@@ -248,10 +311,17 @@ class TUExtractor:
 
         def visit(c, parent, _):
             k = c.kind
+            if k in LEAF_KINDS or k in TRANSPARENT_KINDS:
+                own, own_is_control = owner.get(hashc(parent), (root, False))
+                if not own_is_control and not (own.kind == "cast" and own.info["f"] is None):
+                    if k in LEAF_KINDS:
+                        return CONTINUE
+                    if skip_init_lists and k == INIT_LIST and self._scalar_table(c):
+                        return CONTINUE
+                    owner[hashc(c)] = (own, False)
+                    return RECURSE
             h = hashc(c)
             own, own_is_control = owner.get(hashc(parent), (root, False))
-            if skip_init_lists and k == INIT_LIST:
-                return CONTINUE
             off = main_off(getloc(c))
             node = None
             if k in CONTROL:
@@ -296,7 +366,8 @@ class TUExtractor:
             elif k == UNEXPOSED_STMT and self.defer_possible and self._is_defer(c):
                 node = _Node("defer", {}, off)
             elif k == ASM_STMT:
-                node = _Node("asm", {}, off)
+                a, b = self._extent(c)
+                node = _Node("asm", {"x": self.text(a, b)[:4000]}, off)
             if own.kind == "cast" and own.info["f"] is None and 100 <= k < 200:
                 own.info["f"] = self._type(c)
                 own.info["fc"] = self._canon(c)

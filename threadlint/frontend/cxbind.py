@@ -37,6 +37,10 @@ class CXToken(Structure):
     _fields_ = [("int_data", c_uint * 4), ("ptr_data", c_void_p)]
 
 
+class CXSourceRangeList(Structure):
+    _fields_ = [("count", c_uint), ("ranges", POINTER(CXSourceRange))]
+
+
 VISITOR = ctypes.CFUNCTYPE(c_int, CXCursor, CXCursor, c_void_p)
 
 _PROTOS = {
@@ -83,6 +87,17 @@ _PROTOS = {
     "clang_Cursor_getArgument": ([CXCursor, c_uint], CXCursor),
     "clang_getFileName": ([c_void_p], CXString),
     "clang_isConstQualifiedType": ([CXType], c_uint),
+    # constants, layouts and preprocessor-skipped ranges (port rules TL501/TL601)
+    "clang_Cursor_Evaluate": ([CXCursor], c_void_p),
+    "clang_EvalResult_getKind": ([c_void_p], c_int),
+    "clang_EvalResult_isUnsignedInt": ([c_void_p], c_uint),
+    "clang_EvalResult_getAsLongLong": ([c_void_p], ctypes.c_longlong),
+    "clang_EvalResult_getAsUnsigned": ([c_void_p], ctypes.c_ulonglong),
+    "clang_EvalResult_dispose": ([c_void_p], None),
+    "clang_Type_getSizeOf": ([CXType], ctypes.c_longlong),
+    "clang_Cursor_getOffsetOfField": ([CXCursor], ctypes.c_longlong),
+    "clang_getSkippedRanges": ([c_void_p, c_void_p], POINTER(CXSourceRangeList)),
+    "clang_disposeSourceRangeList": ([POINTER(CXSourceRangeList)], None),
 }
 
 _lib = None

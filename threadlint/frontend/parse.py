@@ -60,8 +60,138 @@ def parse_c(path: str, args: list[str]) -> dict:
         diags = _diagnostics(tu)
     facts = TUExtractor(tu.obj, path, source).extract()
     includes = sorted({os.path.normpath(i.include.name) for i in tu.get_includes()})
+    sensitive = live_macro_mentions(tu, [path] + includes, source, CODEGEN_MACROS)
     del tu
-    return {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped}
+    return {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped,
+            "live_codegen_macros": sensitive}
+
+
+# Macros that code-generation-only flags (-fPIC, -fPIE) predefine.  Entries
+# differing only in those flags are parsed once unless one of these is *live*.
+CODEGEN_MACROS = ("__PIC__", "__pic__", "__PIE__", "__pie__")
+_text_memo: dict[str, bytes] = {}
+
+
+def live_macro_mentions(tu, files, main_source: bytes, names) -> list[str]:
+    """Which of ``names`` can change this TU's facts when defined.
+
+    A mention inside a skipped ``#if`` block that starts on an earlier line is
+    dead: its directive was never evaluated.  A live mention in a header only
+    matters when its conditional region declares something the main file uses:
+    regions made only of ``#define``s and ``extern`` declarations are checked
+    against the main file's identifiers (through macros that refer to them).
+    """
+    pattern = re.compile(rb"\b(" + b"|".join(n.encode() for n in names) + rb")\b")
+    L = cxbind.lib()
+    live = set()
+    guarded: set[bytes] = set()       # names declared inside live header regions
+    texts = {}
+    for f in files:
+        data = main_source if f == files[0] else _read(f)
+        if data is None:
+            continue
+        texts[f] = data
+        hits = [(m.start(), m.group(1).decode()) for m in pattern.finditer(data)]
+        if not hits:
+            continue
+        dead = _skipped(L, tu, f)
+        for off, name in hits:
+            line_start = data.rfind(b"\n", 0, off) + 1
+            if any(a < line_start and off < b for a, b in dead):
+                continue
+            declared = None if f == files[0] else _region_declarations(data, line_start)
+            if declared is None:
+                live.add(name)
+            elif declared:
+                guarded |= declared
+                live.add("?" + name)
+    if guarded:
+        # macros defined anywhere in the TU in terms of a guarded name are guarded too
+        defines = [(m.group(1), m.group(2)) for data in texts.values()
+                   for m in _DEFINE.finditer(data)]
+        changed = True
+        while changed:
+            changed = False
+            for macro, body in defines:
+                if macro not in guarded and any(re.search(rb"\b" + re.escape(g) + rb"\b", body)
+                                                for g in guarded):
+                    guarded.add(macro)
+                    changed = True
+        used = set(re.findall(rb"[A-Za-z_]\w*", main_source))
+        if not guarded & used:
+            live = {n for n in live if not n.startswith("?")}
+    return sorted(n.lstrip("?") for n in live)
+
+
+_DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(?:\([^)]*\))?([^\n]*)", re.M)
+_DIRECTIVE = re.compile(rb"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b")
+
+
+def _region_declarations(data: bytes, line_start: int):
+    """Names declared in the conditional region whose directive starts at
+    ``line_start``, or None when the region holds anything else (code)."""
+    lines = data[line_start:].split(b"\n")
+    depth = 0
+    names: set[bytes] = set()
+    for i, line in enumerate(lines):
+        m = _DIRECTIVE.match(line)
+        if m:
+            word = m.group(1)
+            if word.startswith(b"if"):
+                depth += 1
+            elif word == b"endif":
+                depth -= 1
+                if depth == 0:
+                    return names
+            continue
+        if i == 0:
+            continue
+        stripped = line.strip()
+        if not stripped or stripped.startswith((b"//", b"/*", b"*")):
+            continue
+        d = _DEFINE.match(line)
+        if d:
+            names.add(d.group(1))
+            continue
+        e = re.match(rb"extern\s+[\w\s\*]+?([A-Za-z_]\w*)\s*(\[[^\]]*\])?\s*;$", stripped)
+        if e:
+            names.add(e.group(1))
+            continue
+        return None
+    return None
+
+
+def _read(path: str):
+    data = _text_memo.get(path)
+    if data is None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        if len(_text_memo) < 4096:
+            _text_memo[path] = data
+    return data
+
+
+def _skipped(L, tu, path: str):
+    fptr = L.clang_getFile(tu.obj, path.encode())
+    dead = []
+    if fptr:
+        ranges = L.clang_getSkippedRanges(tu.obj, fptr)
+        if ranges:
+            for i in range(ranges.contents.count):
+                r = ranges.contents.ranges[i]
+                dead.append((_offset(L, L.clang_getRangeStart(r)), _offset(L, L.clang_getRangeEnd(r))))
+            L.clang_disposeSourceRangeList(ranges)
+    return dead
+
+
+def _offset(L, loc) -> int:
+    import ctypes
+    off = ctypes.c_uint()
+    L.clang_getSpellingLocation(loc, None, None, None, ctypes.byref(off))
+    return off.value
 
 
 def _parse(path, args, source):

@@ -1,0 +1,214 @@
+"""Suspension points of a cooperative configuration, and witness chains.
+
+Shared by TL101 and TL103 (and TL104's wait-routine form); not a rule.
+
+A function *suspends* when it is a suspension point named by the profile
+(``[suspension] functions``, ``patterns`` - shell globs - and ``builtins``), is
+the function a suspending lock kind's acquire macro calls (``__lock`` behind
+``STRONG_LOCK``), or reaches one of those through the call graph.  Callees
+without a definition in the configuration are not assumed to suspend unless
+the profile names them; ``[suspension] never`` names functions that do not
+suspend whatever the graph says (synchronously lowered imports, for example).
+
+Chains that use only direct calls, macro calls, aliases and assembly calls
+are *certain*; a chain that needs an edge from a function to one whose address
+it takes (a call through a function pointer, approximated) is reported with
+low confidence and says so.
+
+A configuration is *cooperative* when the lock macros say so: a kind that
+does not hold across suspension points (WEAK) never expands to a call, and a
+kind whose acquisition suspends (STRONG) does, at least once.  Rules about suspension
+skip the other configurations (real threads, or no threads at all).
+"""
+from __future__ import annotations
+
+import fnmatch
+
+import networkx as nx
+
+from threadlint.facts import walk
+
+from threadlint_rules import _locking
+
+SCHEMA = {
+    "suspension": {
+        "functions": ("list", str),
+        "patterns": ("list", str),
+        "builtins": ("list", str),
+        "never": ("list", str),
+    },
+}
+CERTAIN_EDGES = frozenset({"call", "macro", "alias", "asm"})
+
+
+class Witness:
+    """Why a call may suspend: the chain of functions, caller first."""
+
+    def __init__(self, model: "SuspensionModel", nodes: list[str], certain: bool, via: str = ""):
+        self.model = model
+        self.nodes = nodes
+        self.certain = certain
+        self.via = via          # how an uncertain chain is entered, for the message
+
+    @property
+    def confidence(self) -> str:
+        return "high" if self.certain else "low"
+
+    def names(self) -> list[str]:
+        g = self.model.cg.g
+        return [g.nodes[n].get("name", n) if n in g else n for n in self.nodes]
+
+    def text(self) -> str:
+        return " -> ".join(self.names())
+
+    def note(self) -> str:
+        """Sentence added to a message when the chain is not certain."""
+        if self.certain:
+            return ""
+        if self.via:
+            return (f" (lower confidence: {self.via}, and a call through that pointer is assumed; "
+                    "the chain may not happen)")
+        return (" (lower confidence: the chain goes through a call via a function pointer, "
+                "approximated by the functions whose address is taken; it may not happen)")
+
+    def related(self, rule) -> list:
+        """One related location per hop of the chain (call sites)."""
+        out = []
+        steps = self.model.cg.chain(self.nodes) if len(self.nodes) > 1 else []
+        for step in steps:
+            path, line, col = step.site
+            g = self.model.cg.g
+            callee = g.nodes[step.callee].get("name", step.callee)
+            caller = g.nodes[step.caller].get("name", step.caller)
+            verb = "takes the address of" if step.kind == "fptr" else "calls"
+            out.append(rule.related(path, line, col, f"{caller} {verb} {callee}", caller))
+        return out
+
+
+class SuspensionModel:
+    def __init__(self, program):
+        self.program = program
+        prof = program.profile
+        self.cg = program.callgraph
+        g = self.cg.g
+        names = set(prof.get("suspension.functions", []) if prof else ())
+        names |= set(prof.get("suspension.builtins", []) if prof else ())
+        patterns = list(prof.get("suspension.patterns", []) if prof else ())
+        never = set(prof.get("suspension.never", []) if prof else ())
+        vocab = _locking.vocabulary(program)
+        self.acquire_callees = set()
+        suspending_macros = {m for k in vocab.kinds.values() if k.acquire_suspends for m in k.acquire}
+        for tu in program.tus:
+            for fn, call in tu.calls():
+                if call.get("m") in suspending_macros and not call.get("ind"):
+                    self.acquire_callees.add(self.cg.key(tu.path, call["n"]) or call["n"])
+        self.targets = {n for n in g if g.nodes[n].get("name", n) not in never and (
+            g.nodes[n].get("name", n) in names
+            or any(fnmatch.fnmatchcase(g.nodes[n].get("name", n), p) for p in patterns))}
+        self.targets |= {n for n in self.acquire_callees if n in g}
+        self.explicit_names = names
+        self.patterns = patterns
+        keep = [n for n in g if g.nodes[n].get("name", n) not in never]
+        loose = g.subgraph(keep).copy()
+        strict = nx.DiGraph()
+        strict.add_nodes_from(loose.nodes(data=True))
+        strict.add_edges_from((a, b, d) for a, b, d in loose.edges(data=True)
+                              if d.get("kind") in CERTAIN_EDGES)
+        self.strict = _Reaching(strict, self.targets)
+        self.loose = _Reaching(loose, self.targets)
+
+    def is_target_name(self, name: str) -> bool:
+        return name in self.explicit_names or any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+
+    def function_witness(self, key: str) -> Witness | None:
+        if key in self.strict:
+            return Witness(self, self.strict[key], True)
+        if key in self.loose:
+            return Witness(self, self.loose[key], False)
+        return None
+
+    def call_witness(self, tu_path: str, call: dict) -> Witness | None:
+        """Why a call event may suspend, or None.  Calls through pointers are
+        not assumed to suspend (their targets are unknown)."""
+        if call.get("k") != "call" or call.get("ind"):
+            return None
+        key = self.cg.key(tu_path, call["n"])
+        if key is None:
+            found = Witness(self, [call["n"]], True) if self.is_target_name(call["n"]) else None
+        else:
+            found = self.function_witness(key)
+        if found is not None and found.certain:
+            return found
+        # a function passed as an argument may be called back by the callee
+        for arg in call.get("sub", ()):
+            for ev in walk([arg]):
+                if ev["k"] != "fref":
+                    continue
+                target = self.cg.key(tu_path, ev["n"])
+                if target and target in self.strict:
+                    return Witness(self, self.strict[target], False,
+                                   via=f"{ev['n']} is passed to {call['n']}()")
+        return found
+
+
+class _Reaching:
+    """Shortest chain from every function to a suspension point.  A
+    breadth-first search backwards from the targets, visiting names in sorted
+    order so that the witness among equally short chains is stable."""
+
+    def __init__(self, g: nx.DiGraph, targets):
+        self.next: dict[str, str | None] = {t: None for t in sorted(targets) if t in g}
+        frontier = sorted(self.next)
+        while frontier:
+            found = []
+            for v in frontier:
+                for u in sorted(g.predecessors(v)):
+                    if u not in self.next:
+                        self.next[u] = v
+                        found.append(u)
+            frontier = found
+
+    def __contains__(self, key) -> bool:
+        return key in self.next
+
+    def __getitem__(self, key) -> list[str]:
+        path = [key]
+        while self.next[path[-1]] is not None:
+            path.append(self.next[path[-1]])
+        return path
+
+
+def suspension_model(program) -> SuspensionModel:
+    if "_tl_susp_model" not in program.__dict__:
+        program.__dict__["_tl_susp_model"] = SuspensionModel(program)
+    return program.__dict__["_tl_susp_model"]
+
+
+def is_cooperative(program) -> bool:
+    """From the lock macros as built: see the module docstring.  A
+    configuration with no acquisition of a suspending kind compiled to a call
+    (single-threaded builds, or no lock used at all) is not cooperative."""
+    memo = program.__dict__.get("_tl_coop")
+    if memo is not None:
+        return memo
+    vocab = _locking.vocabulary(program)
+    noop = {m for k in vocab.kinds.values() if not k.holds for m in k.acquire}
+    blocking = {m for k in vocab.kinds.values() if k.acquire_suspends for m in k.acquire}
+    real_blocking = False
+    for tu in program.tus:
+        for fn in tu.functions:
+            # a macro's call has the macro's position; the macro event may come
+            # before or (inside an if/loop slot) after the call in the tree
+            macros, calls = set(), set()
+            for ev in walk(fn["body"]):
+                if ev["k"] == "macro" and ev["n"] in noop | blocking:
+                    macros.add((ev["n"], ev["l"], ev["c"]))
+                elif ev["k"] == "call" and ev.get("m"):
+                    calls.add((ev["m"], ev["l"], ev["c"]))
+            for m in macros:
+                if m in calls and m[0] in noop:
+                    program.__dict__["_tl_coop"] = False      # WEAK is a real lock here
+                    return False
+                real_blocking |= m in calls and m[0] in blocking
+    program.__dict__["_tl_coop"] = real_blocking
+    return real_blocking

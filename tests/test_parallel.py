@@ -1,0 +1,211 @@
+"""Worker isolation: a TU that crashes, hangs or eats memory is one finding, not a failed run."""
+import json
+import multiprocessing as mp
+import os
+import signal
+import time
+
+import pytest
+
+from test_errors import check, make_tree
+from threadlint import parallel, worker
+
+TREE = {
+    "src/good.c": "int good(void) { return 0; }\n",
+    "src/broken.c": "int broken(void) { return undeclared_thing; }\n",
+    "src/victim.c": "int victim(void) { return 1; }\n",
+    "src/other.c": '#include "nope.h"\nint other;\n',
+}
+
+
+def report(capsys, root, db, *extra):
+    rc, out, err = check(capsys, root, "--format", "json", "-j", "2", *extra, db=db)
+    assert rc in (0, 1), err
+    return json.loads(out)
+
+
+def sabotage(monkeypatch, action, name="victim.c"):
+    """Make the worker job for ``name`` misbehave.  Workers are forked, so they
+    inherit the patched ``threadlint.worker.run_job``."""
+    real = worker.run_job
+
+    def run_job(job):
+        if job[0] == "c" and job[1].endswith(name):
+            action()
+        return real(job)
+
+    monkeypatch.setattr(worker, "run_job", run_job)
+
+
+def without(doc, path):
+    return [f for f in doc["findings"] if f["location"]["path"] != path]
+
+
+def test_segfault_in_a_worker_is_reported_and_the_rest_is_correct(tmp_path, capsys, monkeypatch):
+    root, db = make_tree(tmp_path, TREE)
+    normal = report(capsys, root, db)
+    sabotage(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGSEGV))
+    crashed = report(capsys, root, db)
+    (f,) = [f for f in crashed["findings"] if f["location"]["path"] == "src/victim.c"]
+    assert f["rule"] == "TL002"
+    assert "worker crashed (SIGSEGV)" in f["message"] and "not analysed" in f["message"]
+    # everything else is exactly what a run without the crash reports
+    assert without(crashed, "src/victim.c") == without(normal, "src/victim.c")
+    assert {f["location"]["path"] for f in normal["findings"] if f["rule"] == "TL002"} \
+        == {"src/broken.c", "src/other.c"}
+    assert crashed["configs"] == normal["configs"]
+
+
+def test_hanging_tu_times_out(tmp_path, capsys, monkeypatch):
+    root, db = make_tree(tmp_path, TREE)
+    sabotage(monkeypatch, lambda: time.sleep(600))
+    t0 = time.monotonic()
+    doc = report(capsys, root, db, "--timeout", "2")
+    assert time.monotonic() - t0 < 60
+    (f,) = [f for f in doc["findings"] if f["location"]["path"] == "src/victim.c"]
+    assert "timed out after 2 s" in f["message"]
+    assert {f["location"]["path"] for f in doc["findings"] if f["rule"] == "TL002"} \
+        == {"src/broken.c", "src/other.c", "src/victim.c"}
+
+
+def test_timeout_from_configuration(tmp_path, capsys, monkeypatch):
+    root, db = make_tree(tmp_path, TREE)
+    with open(os.path.join(root, "threadlint.toml"), "w") as fh:
+        fh.write("timeout = 1.5\n")
+    sabotage(monkeypatch, lambda: time.sleep(600))
+    doc = report(capsys, root, db)
+    assert any("timed out after 1.5 s" in f["message"] for f in doc["findings"])
+
+
+def test_memory_hog_is_stopped_by_the_worker_limit(tmp_path, capsys, monkeypatch):
+    # a source may include /dev/zero: libclang would read it until the machine runs dry
+    tree = dict(TREE, **{"src/victim.c": '#include "/dev/zero"\nint victim;\n'})
+    root, db = make_tree(tmp_path, tree)
+    monkeypatch.setenv("THREADLINT_WORKER_MEMORY_MB", "1024")
+    doc = report(capsys, root, db, "--timeout", "120")
+    (f,) = [f for f in doc["findings"] if f["location"]["path"] == "src/victim.c"]
+    assert f["rule"] == "TL002"
+    assert doc["configs"][0]["tus"] == 4
+
+
+# -- parallel.run directly ------------------------------------------------------
+
+def _jobs(n):
+    return [("c", f"/nonexistent/{i}.c", ()) for i in range(n)]
+
+
+@pytest.fixture
+def fake_jobs(monkeypatch):
+    """run_job stand-in: behaviour chosen by the job's file name."""
+    def run_job(job):
+        name = os.path.basename(job[1])
+        if name == "segv.c":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if name == "kill.c":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if name == "exit.c":
+            os._exit(0)
+        if name == "sleep.c":
+            time.sleep(600)
+        if name == "raise.c":
+            raise RuntimeError("bad input")
+        if name == "unpicklable.c":
+            return lambda: None
+        return {"name": name, "pid": os.getpid()}
+
+    monkeypatch.setattr(worker, "run_job", run_job)
+
+
+@pytest.mark.parametrize("n_workers", [1, 2, 3])
+def test_every_job_answered_once(fake_jobs, n_workers):
+    names = ["a.c", "segv.c", "b.c", "sleep.c", "kill.c", "c.c", "exit.c", "raise.c",
+             "unpicklable.c", "d.c", "segv.c", "e.c"]
+    jobs = [("c", f"/x/{n}", ()) for n in names]
+    results = {}
+    for i, ok, payload in parallel.run(jobs, n_workers, timeout=1.5):
+        assert i not in results
+        results[i] = (ok, payload)
+    assert sorted(results) == list(range(len(jobs)))
+    for i, n in enumerate(names):
+        ok, payload = results[i]
+        if n in ("a.c", "b.c", "c.c", "d.c", "e.c"):
+            assert ok and payload["name"] == n
+        else:
+            assert not ok
+    reasons = {names[i]: p for i, (ok, p) in results.items() if not ok}
+    assert reasons["segv.c"] == "worker crashed (SIGSEGV)"
+    assert reasons["kill.c"] == "worker crashed (SIGKILL)"
+    assert reasons["exit.c"] == "worker crashed (exit code 0)"
+    assert reasons["sleep.c"] == "timed out after 1.5 s"
+    assert reasons["raise.c"] == "RuntimeError: bad input"
+    assert reasons["unpicklable.c"].startswith("cannot return result")
+    assert not mp.active_children()
+
+
+def test_jobs_run_in_parallel(fake_jobs):
+    pids = {p["pid"] for _, ok, p in parallel.run(_jobs(8), 2, timeout=30) if ok}
+    assert len(pids) == 2 and os.getpid() not in pids
+
+
+def test_abandoned_run_leaves_no_workers(fake_jobs):
+    jobs = [("c", "/x/sleep.c", ())] + _jobs(5)
+    gen = parallel.run(jobs, 2, timeout=None)
+    next(gen)
+    assert mp.active_children()
+    gen.close()
+    assert not mp.active_children()
+
+
+def test_worker_memory_limit_applies(monkeypatch):
+    import resource
+
+    def run_job(job):
+        return resource.getrlimit(resource.RLIMIT_AS)[0]
+
+    monkeypatch.setattr(worker, "run_job", run_job)
+    ((_, ok, soft),) = list(parallel.run(_jobs(1), 1, timeout=30, memory_mb=512))
+    assert ok and soft == 512 << 20
+    monkeypatch.setenv("THREADLINT_WORKER_MEMORY_MB", "0")
+    ((_, ok, soft),) = list(parallel.run(_jobs(1), 1, timeout=30))
+    assert ok and soft == resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+ORPHAN = r"""
+import os, sys, time
+from threadlint import parallel, worker
+worker.run_job = lambda job: time.sleep(600)          # every job hangs in a "parse"
+gen = parallel.run([("c", "/x/a.c", ()), ("c", "/x/b.c", ())], 2, timeout=None)
+import multiprocessing as mp
+import threading
+def report():
+    time.sleep(1.0)
+    print(" ".join(str(p.pid) for p in mp.active_children()), flush=True)
+threading.Thread(target=report, daemon=True).start()
+next(gen)
+"""
+
+
+def test_workers_die_with_a_killed_parent(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    assert len(pids) == 2
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if _alive(p)]
+    proc.stdout.close()
+    assert alive == []
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
