@@ -3,6 +3,7 @@
 
     python bench/wide_tree.py [--corpus DEST] [-j N] [--timeout S] [--no-cache]
                               [--fallback nearest|common] [--select RULES] [--out DIR]
+                              [--under SUBDIR]
 
 The three build configurations analyse the files they build with their own
 flags.  Every other ``.c`` file under the tree (other architectures, tests,
@@ -51,7 +52,26 @@ def corpus_layout(dest: str | None, out: str) -> str:
     return dest
 
 
-def fallback_database(dest: str, out: str, mode: str) -> tuple[str, int, int]:
+def config_databases(dest: str, out: str, under: str) -> dict[str, str]:
+    """name -> compile_commands.json of each configuration (restricted to
+    ``under`` when given: filtered copies are written to ``out``)."""
+    dbs = {cfg: os.path.join(dest, f"build-{cfg}", "compile_commands.json") for cfg in CONFIGS}
+    if not under:
+        return dbs
+    prefix = os.path.join(dest, "wasi-libc", under).rstrip(os.sep) + os.sep
+    for cfg, db in dbs.items():
+        with open(db, encoding="utf-8") as fh:
+            entries = [e for e in json.load(fh)
+                       if os.path.normpath(os.path.join(e["directory"], e["file"])).startswith(prefix)]
+        path = os.path.join(out, f"build-{cfg}", "compile_commands.json")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(entries, fh)
+        dbs[cfg] = path
+    return dbs
+
+
+def fallback_database(dest: str, out: str, mode: str, under: str = "") -> tuple[str, int, int]:
     """Write a compile database for the .c files no configuration builds.
 
     Returns (path, number of tree .c files, number given fallback flags)."""
@@ -69,7 +89,9 @@ def fallback_database(dest: str, out: str, mode: str) -> tuple[str, int, int]:
                 by_dir.setdefault(os.path.dirname(e.file), list(e.args))
                 flag_count[e.args] += 1
     common = list(flag_count.most_common(1)[0][0])
-    tree_c = [os.path.join(src, rel) for rel in tree_files(src) if rel.endswith(".c")]
+    prefix = (under.rstrip("/") + "/") if under else ""
+    tree_c = [os.path.join(src, rel) for rel in tree_files(src)
+              if rel.endswith(".c") and rel.startswith(prefix)]
     entries = []
     for path in tree_c:
         if path in built:
@@ -95,13 +117,13 @@ def _nearest(path: str, by_dir: dict, src: str):
         d = os.path.dirname(d)
 
 
-def run_threadlint(dest: str, fallback_db: str, out: str, args) -> tuple[int, float, str]:
+def run_threadlint(dest: str, dbs: dict, fallback_db: str, out: str, args) -> tuple[int, float, str]:
     report = os.path.join(out, "report.json")
     cmd = [sys.executable, "-m", "threadlint", "check", os.path.join(dest, "wasi-libc"),
            "--profile", "wasi-libc", "--format", "json", "-o", report, "-q",
            "--timeout", str(args.timeout), "-j", str(args.jobs)]
-    for cfg in CONFIGS:
-        cmd += ["-p", f"{cfg}={os.path.join(dest, 'build-' + cfg)}"]
+    for cfg, db in dbs.items():
+        cmd += ["-p", f"{cfg}={db}"]
     cmd += ["-p", f"fallback={fallback_db}"]
     if args.select:
         cmd += ["--select", args.select]
@@ -148,12 +170,15 @@ def main(argv=None) -> int:
     ap.add_argument("--select", help="rules to run (default: all default rules)")
     ap.add_argument("--no-cache", action="store_true", help="parse everything (cold run)")
     ap.add_argument("--out", help="directory for the fallback database and the report")
+    ap.add_argument("--under", default="", help="only files under this directory of the tree "
+                                                "(e.g. libc-top-half/musl/src/thread)")
     args = ap.parse_args(argv)
     out = os.path.abspath(args.out or tempfile.mkdtemp(prefix="tl-wide-"))
     os.makedirs(out, exist_ok=True)
     dest = corpus_layout(args.corpus, out)
-    fallback_db, n_tree, n_fallback = fallback_database(dest, out, args.fallback)
-    code, seconds, stderr = run_threadlint(dest, fallback_db, out, args)
+    dbs = config_databases(dest, out, args.under)
+    fallback_db, n_tree, n_fallback = fallback_database(dest, out, args.fallback, args.under)
+    code, seconds, stderr = run_threadlint(dest, dbs, fallback_db, out, args)
     print(f"threadlint exit code {code} after {seconds:.0f} s (-j {args.jobs}, --timeout {args.timeout:g}, "
           f"{'cold' if args.no_cache else 'fact cache on'}, fallback flags: {args.fallback})")
     if code not in (0, 1):

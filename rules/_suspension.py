@@ -116,6 +116,7 @@ class SuspensionModel:
                               if d.get("kind") in CERTAIN_EDGES)
         self.strict = _Reaching(strict, self.targets)
         self.loose = _Reaching(loose, self.targets)
+        self._call_memo: dict[int, tuple] = {}       # id(call) -> (call, tu path, witness)
 
     def is_target_name(self, name: str) -> bool:
         return name in self.explicit_names or any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
@@ -130,6 +131,15 @@ class SuspensionModel:
     def call_witness(self, tu_path: str, call: dict) -> Witness | None:
         """Why a call event may suspend, or None.  Calls through pointers are
         not assumed to suspend (their targets are unknown)."""
+        # rules ask about the same call once per path state: memoise by event
+        hit = self._call_memo.get(id(call))
+        if hit is not None and hit[0] is call and hit[1] == tu_path:
+            return hit[2]
+        found = self._call_witness(tu_path, call)
+        self._call_memo[id(call)] = (call, tu_path, found)
+        return found
+
+    def _call_witness(self, tu_path: str, call: dict) -> Witness | None:
         if call.get("k") != "call" or call.get("ind"):
             return None
         key = self.cg.key(tu_path, call["n"])
@@ -200,7 +210,7 @@ def is_cooperative(program) -> bool:
             # a macro's call has the macro's position; the macro event may come
             # before or (inside an if/loop slot) after the call in the tree
             macros, calls = set(), set()
-            for ev in walk(fn["body"]):
+            for ev in tu.nodes(fn):
                 if ev["k"] == "macro" and ev["n"] in noop | blocking:
                     macros.add((ev["n"], ev["l"], ev["c"]))
                 elif ev["k"] == "call" and ev.get("m"):

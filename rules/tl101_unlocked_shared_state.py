@@ -103,7 +103,7 @@ class UnlockedSharedState(Rule):
         self.mutable = _written_globals(program)
         for tu in program.tus:
             for fn in tu.functions:
-                if any(self.model.call_witness(tu.path, c) for c in _calls(fn)):
+                if any(self.model.call_witness(tu.path, c) for c in tu.fn_calls(fn)):
                     found = self._function(program, tu, fn)
                     if found:
                         yield found
@@ -134,11 +134,11 @@ class UnlockedSharedState(Rule):
                 return f"read from shared '{ev['n']}'", None
         return None
 
-    def _owned(self, fn) -> set[str]:
+    def _owned(self, tu, fn) -> set[str]:
         """Variables this function deallocates: it owns those objects, nobody
         else can reach them any more."""
         out = set()
-        for call in _calls(fn):
+        for call in tu.fn_calls(fn):
             if call["n"] in self.release and not call.get("ind"):
                 for arg in call.get("a", []):
                     name = re.sub(r"^\(.*?\)\s*", "", arg.strip())
@@ -147,6 +147,16 @@ class UnlockedSharedState(Rule):
         return out
 
     def _function(self, program, tu, fn):
+        owned = self._owned(tu, fn)
+        # (target, type, value events) of every decl and plain assignment to a
+        # local, by event; the walk below asks for them once per path state
+        bindings = {}
+        for ev in tu.nodes(fn):
+            b = _binding(ev)
+            if b is not None:
+                bindings[id(ev)] = b
+        if not self._may_track(tu, fn, owned, bindings):
+            return None        # nothing is ever tracked: no use to report
         cfg = _locking.flow_graph(program, tu, fn)
         tracker = _locking.Tracker(_locking.lock_model(program), tu.path)
         origins: list[tuple] = []         # (line, col, var, description)
@@ -162,7 +172,6 @@ class UnlockedSharedState(Rule):
                 origins.append(key)
             return origin_ids[key]
 
-        owned = self._owned(fn)
         init = frozenset()
         tracked0 = {}
         for name, ptype in fn.get("params", []):
@@ -201,15 +210,12 @@ class UnlockedSharedState(Rule):
                     tmap = {v: (o, p, si if (s < 0 and not p) else s) for v, (o, p, s) in tmap.items()}
                     return locks, frozenset(tmap.items())
                 return state
-            target = None
-            if k == "decl":
-                target, ttype, events = ev["n"], ev.get("t", ""), list(walk(ev.get("sub", [])))
-            elif k == "assign" and len(ev.get("sub", [])) == 2 and ev["sub"][0]["k"] == "ref" \
-                    and ev["sub"][0].get("s") in ("local", "param") and not _compound(ev["x"]):
-                lhs = ev["sub"][0]
-                target, ttype, events = lhs["n"], lhs.get("t", ""), list(walk([ev["sub"][1]]))
-            if target is None:
+            if k != "decl" and k != "assign":
                 return state
+            b = bindings.get(id(ev)) or _binding(ev)
+            if b is None:
+                return state
+            target, ttype, events = b
             live = {v: e for v, e in tmap.items() if e[2] < 0}
             src = None if target in owned else self._source(tu, events, ttype, live)
             tmap.pop(target, None)
@@ -245,6 +251,16 @@ class UnlockedSharedState(Rule):
                             related=[self.related(tu.path, oline, ocol, f"'{ovar}' obtained here"),
                                      self.related(tu.path, call["l"], call["c"], "may suspend here")],
                             chain=witness.related(self))
+
+    def _may_track(self, tu, fn, owned, bindings) -> bool:
+        """Whether the walk can track anything: a parameter of a per-descriptor
+        type, or a binding whose value is shared with nothing tracked yet (a
+        copy of a tracked pointer needs an earlier tracked one)."""
+        if self.types_re and any(name not in owned and self.types_re.search(ptype)
+                                 and _is_data_pointer(ptype) for name, ptype in fn.get("params", [])):
+            return True
+        return any(target not in owned and self._source(tu, events, ttype, {}) is not None
+                   for target, ttype, events in bindings.values())
 
     # -- written under a STRONG lock here, without it there ----------------------------
     def _consistency(self, program):
@@ -284,8 +300,17 @@ def _is_data_pointer(type_text: str) -> bool:
     return ("*" in type_text or "[" in type_text) and "(*" not in type_text
 
 
-def _calls(fn):
-    return [n for n in walk(fn["body"]) if n["k"] == "call"]
+def _binding(ev):
+    """(target, type, value events) when ``ev`` gives a local a new value
+    (a declaration, or a plain assignment to a local or parameter), else None."""
+    k = ev["k"]
+    if k == "decl":
+        return ev["n"], ev.get("t", ""), list(walk(ev.get("sub", [])))
+    if k == "assign" and len(ev.get("sub", [])) == 2 and ev["sub"][0]["k"] == "ref" \
+            and ev["sub"][0].get("s") in ("local", "param") and not _compound(ev["x"]):
+        lhs = ev["sub"][0]
+        return lhs["n"], lhs.get("t", ""), list(walk([ev["sub"][1]]))
+    return None
 
 
 def _gkey(path, ev):
@@ -302,16 +327,29 @@ def _write_targets(ev, is_write):
     return []
 
 
+def _global_write_sites(program) -> list:
+    """(tu, fn, [(write event, global/static ref written)]) in program order,
+    events in evaluation order, for the functions that write shared state."""
+    memo = program.__dict__.get("_tl_global_write_sites")
+    if memo is None:
+        memo = []
+        for tu in program.tus:
+            for fn in tu.functions:
+                if not any(n["k"] in ("assign", "incdec") for n in tu.nodes(fn)):
+                    continue
+                sites = [(ev, r) for ev, w in iter_events(fn["body"])
+                         for r in _write_targets(ev, w)
+                         if r.get("s") in ("global", "static") and not r.get("tls")]
+                if sites:
+                    memo.append((tu, fn, sites))
+        program.__dict__["_tl_global_write_sites"] = memo
+    return memo
+
+
 def _written_globals(program) -> set[str]:
     memo = program.__dict__.get("_tl_written_globals")
     if memo is None:
-        memo = set()
-        for tu in program.tus:
-            for fn in tu.functions:
-                for ev, w in iter_events(fn["body"]):
-                    for r in _write_targets(ev, w):
-                        if r.get("s") in ("global", "static") and not r.get("tls"):
-                            memo.add(_gkey(tu.path, r))
+        memo = {_gkey(tu.path, r) for tu, _, sites in _global_write_sites(program) for _, r in sites}
         program.__dict__["_tl_written_globals"] = memo
     return memo
 
@@ -321,19 +359,15 @@ def _global_writes(program, strong_kinds) -> dict:
     entry = _entry_held(program)
     out: dict[str, list] = {}
     lock_funcs = {(tu.path, fn["name"]) for tu, fn in _locking.functions_with_lock_macros(program)}
-    for tu in program.tus:
-        for fn in tu.functions:
-            facts = _locking.analyse(program, tu, fn) if (tu.path, fn["name"]) in lock_funcs else None
-            inherited = entry.get(program.callgraph.key(tu.path, fn["name"])) or frozenset()
-            strong = _strong_identities(program, facts, strong_kinds)
-            for ev, w in iter_events(fn["body"]):
-                for r in _write_targets(ev, w):
-                    if r.get("s") not in ("global", "static") or r.get("tls"):
-                        continue
-                    held = inherited
-                    if facts is not None:
-                        held = held | (facts.must_held.get(id(ev), frozenset()) & strong)
-                    out.setdefault(_gkey(tu.path, r), []).append((tu, fn, ev, frozenset(held)))
+    for tu, fn, sites in _global_write_sites(program):
+        facts = _locking.analyse(program, tu, fn) if (tu.path, fn["name"]) in lock_funcs else None
+        inherited = entry.get(program.callgraph.key(tu.path, fn["name"])) or frozenset()
+        strong = _strong_identities(program, facts, strong_kinds)
+        for ev, r in sites:
+            held = inherited
+            if facts is not None:
+                held = held | (facts.must_held.get(id(ev), frozenset()) & strong)
+            out.setdefault(_gkey(tu.path, r), []).append((tu, fn, ev, frozenset(held)))
     return out
 
 
@@ -359,8 +393,8 @@ def _entry_held(program) -> dict:
             caller = cg.key(tu.path, fn["name"])
             facts = _locking.analyse(program, tu, fn) if (tu.path, fn["name"]) in lock_funcs else None
             strong = _strong_identities(program, facts, strong_kinds)
-            for call in walk(fn["body"]):
-                if call["k"] != "call" or call.get("ind"):
+            for call in tu.fn_calls(fn):
+                if call.get("ind"):
                     continue
                 callee = cg.key(tu.path, call["n"])
                 node = cg.g.nodes.get(callee) if callee else None

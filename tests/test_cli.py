@@ -91,3 +91,18 @@ def test_explain_rules_and_version():
     assert code == 0 and "TL002  parse-error" in out
     code, out, _ = run_cli("--version")
     assert code == 0 and out.strip() == f"threadlint {__version__}"
+
+
+def test_assembly_comes_from_the_tree_when_the_database_lists_none(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ok.c").write_text("int ok(void) { return 0; }\n")
+    (src / "start.s").write_text("start:\n  call ok\n  end_function\n")
+    db = tmp_path / "build" / "compile_commands.json"
+    db.parent.mkdir()
+    db.write_text(json.dumps([{"directory": str(src), "file": "ok.c",
+                               "arguments": ["clang", "--target=wasm32-wasip3", "-c", "ok.c"]}]))
+    assert main(["check", str(src), "-p", f"x={db}", "--profile", "wasi-libc", "--no-cache",
+                 "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["configs"][0]["asm_files"] == 1

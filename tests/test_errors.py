@@ -244,3 +244,21 @@ def test_non_utf8_sources(tmp_path, capsys):
     note = [line for line in out.splitlines() if line.startswith("note:") and "UTF-8" in line]
     assert len(note) == 1
     assert "2 source file(s)" in note[0] and "latin1_comment.c" in note[0]
+
+
+def test_duplicate_entries_are_analysed_once(tmp_path, capsys):
+    root, db = make_tree(tmp_path, {"src/a.c": "int a(void) { return undeclared_a; }\n"})
+    with open(db, encoding="utf-8") as fh:
+        (entry,) = json.load(fh)
+    # CMake lists a file once per target; flags that only change code generation
+    # (-Wall, -fvisibility) do not make it a different translation unit
+    twin = dict(entry, arguments=entry["arguments"][:1] + ["-Wall", "-fvisibility=hidden"]
+                + entry["arguments"][1:])
+    with open(db, "w", encoding="utf-8") as fh:
+        json.dump([entry, entry, twin], fh)
+    rc, out, err = check(capsys, root, "--format", "json", "--select", "TL002", db=db)
+    doc = json.loads(out)
+    assert rc == 1 and doc["configs"][0]["tus"] == 1
+    assert len(doc["findings"]) == 1
+    rc, _, err = check(capsys, root, "-p", db, db=db)          # the same database twice
+    assert_one_line_error(rc, err, "named")

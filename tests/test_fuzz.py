@@ -13,10 +13,11 @@ the example counts (default 1), ``pytest --hypothesis-seed=N`` replays a run,
 import json
 import os
 import re
+import shlex
 import tempfile
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from threadlint import compdb, engine, profile as profile_mod, registry
@@ -123,7 +124,7 @@ def analyse(path: str, args, prof, rules) -> tuple[str, str, object]:
     return render("json", result), render("sarif", result), result
 
 
-@fuzz_settings(30)
+@fuzz_settings(60)
 @given(pick=st.integers(0, 100), ops=mutations)
 def test_mutated_c_sources(corpus_c, pick, ops):
     data, orig, args = corpus_c[pick % len(corpus_c)]
@@ -142,6 +143,8 @@ def test_mutated_c_sources(corpus_c, pick, ops):
     doc = json.loads(j1)
     json.loads(s1)
     assert doc["configs"][0]["tus"] == 1
+    event("TL002 (parse errors reported)" if any(f.rule == "TL002" for f in result.findings)
+          else "parsed cleanly")
     for f in result.findings:
         assert f.location.line >= 1 and f.rule.startswith("TL")
     for f in result.findings:
@@ -258,7 +261,16 @@ json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_siz
 json_entry = st.dictionaries(st.sampled_from(["directory", "file", "arguments", "command", "output"]),
                              st.one_of(json_scalar, st.lists(st.one_of(arg, json_scalar), max_size=5)),
                              max_size=5)
-json_doc = st.one_of(st.lists(json_entry, max_size=4), json_scalar,
+command = st.one_of(st.lists(arg, max_size=8).map(lambda a: " ".join(shlex.quote(x) for x in a)),
+                    st.text(max_size=30))
+valid_entry = st.fixed_dictionaries(
+    {"directory": st.sampled_from(["/w", "/tmp/x", "/"]),
+     "file": st.sampled_from(["a.c", "src/../a.c", "/abs/b.S", "x.s"])},
+    optional={"output": st.text(max_size=8)}).flatmap(
+    lambda e: st.one_of(st.lists(arg, max_size=10).map(lambda a: {**e, "arguments": ["cc", *a]}),
+                        command.map(lambda c: {**e, "command": c})))
+json_doc = st.one_of(st.lists(valid_entry, min_size=1, max_size=4),
+                     st.lists(json_entry, max_size=4), json_scalar,
                      st.dictionaries(st.text(max_size=5), json_scalar, max_size=3))
 
 
@@ -274,7 +286,9 @@ def test_database_loader_only_raises_usage_errors(tmp_path_factory, doc, cut, ju
             entries = compdb.load(str(path), str(d))
         except UsageError as e:
             assert str(e).startswith(str(path))
+            event("rejected with a UsageError")
             continue
+        event("loaded")
         for e in entries:
             assert os.path.isabs(e.file) and all(isinstance(a, str) for a in e.args)
 
@@ -292,6 +306,7 @@ def test_cli_on_fuzzed_database(tmp_path_factory, capsys, args, file):
     rc = main(["check", str(d), "-p", str(db), "--profile", "wasi-libc", "--no-cache", "-q",
                "--format", "json", "-j", "1", "--timeout", "60"])
     out, err = capsys.readouterr()
+    event(f"exit {rc}")
     assert rc in (0, 1, 2), err
     if rc == 2:
         assert len(err.splitlines()) == 1 and out == ""

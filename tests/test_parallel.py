@@ -209,3 +209,29 @@ def _alive(pid):
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_wide_tree_subset_with_fallback_flags(tmp_path, corpus_dir):
+    """bench/wide_tree.py on one corpus directory: the configurations' files and
+    every other .c there (other architectures, Linux-only code) with fallback
+    flags.  The full-tree figures come from the same script without --under."""
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    under = "libc-top-half/musl/src/thread"
+    proc = subprocess.run([sys.executable, os.path.join(repo, "bench", "wide_tree.py"),
+                           "--corpus", corpus_dir, "--out", str(tmp_path), "--under", under,
+                           "-j", "2", "--timeout", "60", "--no-cache"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(tmp_path / "summary.json") as fh:
+        s = json.load(fh)
+    n_c = sum(f.endswith(".c") for _, _, fs in os.walk(os.path.join(corpus_dir, "wasi-libc", under))
+              for f in fs)
+    assert s["tree_c_files"] == n_c and s["fallback_files"] > 0
+    assert s["per_config"]["fallback"]["tus"] == s["fallback_files"]
+    for cfg, c in s["per_config"].items():
+        assert c["timed_out"] == 0 and c["crashed"] == 0, cfg
+        if cfg != "fallback":                  # the real configurations parse cleanly
+            assert c["clean"] == c["tus"] > 0, cfg
+    assert 0 < s["files_clean_everywhere"] <= n_c

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from threadlint.facts import walk
-
 
 @dataclass(frozen=True)
 class Step:
@@ -70,7 +68,7 @@ class CallGraph:
         for tu in program.tus:
             for fn in tu.functions:
                 src = resolve(tu.path, fn["name"])
-                for node in walk(fn["body"]):
+                for node in tu.nodes(fn):
                     k = node["k"]
                     if k == "call":
                         if node.get("ind"):

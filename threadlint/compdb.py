@@ -203,7 +203,7 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
             i += len(taken)
             continue
         if a in _PATH_WITH_VALUE or a in _KEEP_WITH_VALUE:
-            if nxt is None or nxt.startswith(("-", "@")):
+            if nxt is None or nxt.startswith(("-", "@")) or "\0" in nxt:
                 # no value, or one that libclang would read as an option: the
                 # value is classified on its own next round
                 dropped.append(a)
@@ -224,7 +224,8 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
 def _drop_count(a: str) -> int:
     """How many arguments to drop starting at ``a`` (0: keep it)."""
     # clang accepts many options with one or two dashes; check both spellings
-    forms = (a, "-" + a.lstrip("-"))
+    core = a.lstrip("-")
+    forms = (a, "-" + core, "--" + core)
     if any(f in _DROP_WITH_VALUE for f in forms):
         return 2
     if any(f.startswith("-X") for f in forms):

@@ -33,38 +33,50 @@ from functools import cached_property
 def iter_events(nodes, writes: bool = False):
     """Yield ``(event, is_write)`` in evaluation order (operands before operators,
     right-hand side before the assigned left-hand side)."""
+    out: list = []
     for n in nodes:
-        yield from _events(n, writes)
+        _events(n, writes, out)
+    yield from out
 
 
-def _events(n, write):
+def _events(n, write, out):
+    # A recursive function appending to one list: nested generators cost a
+    # frame switch per level for every event, and bodies are deep.
     k = n["k"]
     sub = n.get("sub", ())
     if k == "assign" and len(sub) == 2:
-        yield from _events(sub[1], False)
-        yield from _events(sub[0], True)
-        yield n, False
+        _events(sub[1], False, out)
+        _events(sub[0], True, out)
+        out.append((n, False))
         return
     if k == "incdec":
         for s in sub:
-            yield from _events(s, True)
-        yield n, False
+            _events(s, True, out)
+        out.append((n, False))
         return
     if k == "field":
         for s in sub:
-            yield from _events(s, False)
-        yield n, write
+            _events(s, False, out)
+        out.append((n, write))
         return
+    inner = write and k == "stmt"
     for s in sub:
-        yield from _events(s, write and k in ("stmt",))
-    yield n, write
+        _events(s, inner, out)
+    out.append((n, write))
 
 
 def walk(nodes):
     """Every node of an event tree, pre-order."""
-    for n in nodes:
+    # an explicit stack: recursive generators cost O(depth) per node
+    stack = list(nodes)
+    stack.reverse()
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        n = pop()
         yield n
-        yield from walk(n.get("sub", ()))
+        sub = n.get("sub")
+        if sub:
+            extend(reversed(sub))
 
 
 @dataclass
@@ -83,12 +95,28 @@ class TU:
     def functions(self) -> list[dict]:
         return self.facts.get("functions", [])
 
+    def nodes(self, fn: dict) -> list[dict]:
+        """``walk(fn["body"])`` as a list, built once per function: the rules
+        and the call graph walk the same bodies many times."""
+        memo = self.__dict__.setdefault("_nodes_memo", {})
+        hit = memo.get(id(fn))
+        if hit is None or hit[0] is not fn:         # keep fn alive: its id stays unique
+            hit = memo[id(fn)] = (fn, list(walk(fn["body"])))
+        return hit[1]
+
+    def fn_calls(self, fn: dict) -> list[dict]:
+        """The call events of one function of this TU, pre-order."""
+        memo = self.__dict__.setdefault("_calls_memo", {})
+        hit = memo.get(id(fn))
+        if hit is None or hit[0] is not fn:
+            hit = memo[id(fn)] = (fn, [n for n in self.nodes(fn) if n["k"] == "call"])
+        return hit[1]
+
     def calls(self):
         """(function, call-event) for every call in the TU."""
         for fn in self.functions:
-            for node in walk(fn["body"]):
-                if node["k"] == "call":
-                    yield fn, node
+            for node in self.fn_calls(fn):
+                yield fn, node
 
 
 @dataclass

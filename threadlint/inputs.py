@@ -50,10 +50,24 @@ def load_configs(specs: list[str], root: str, fallback: dict | None) -> list[Bui
     if dupes:
         raise UsageError(f"two -p configurations are named {sorted(dupes)[0]!r}; use NAME=PATH")
     for name, db in pairs:
-        configs.append(BuildConfig(name, db, compdb.load(db, root)))
+        entries = compdb.load(db, root)
+        configs.append(BuildConfig(name, db, entries + tree_assembly(root, entries)))
     if not configs:
         configs.append(fallback_config(root, fallback or {}))
     return configs
+
+
+def tree_assembly(root: str, entries: list[Entry]) -> list[Entry]:
+    """Databases that list no assembly at all (some generators leave it out):
+    take the tree's .s/.S files, preprocessed with the first C entry's flags."""
+    if any(e.is_asm for e in entries):
+        return []
+    c_entries = [e for e in entries if e.file.endswith(compdb.C_EXTS)]
+    if not c_entries:
+        return []
+    args = c_entries[0].args
+    return [Entry(os.path.join(root, rel), root, args, ())
+            for rel in tree_files(root) if rel.endswith(compdb.ASM_EXTS)]
 
 
 def fallback_config(root: str, fallback: dict) -> BuildConfig:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+TAB = 4
 STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
 
@@ -68,14 +69,17 @@ def _snippet(con, lines: _Lines, loc, gutter: int, underline_label: str = "") ->
         return
     con.print(f"{pad} |", style="blue", markup=False)
     if loc.line > 1 and src[loc.line - 2].strip():
-        con.print(f"{str(loc.line - 1).rjust(gutter)} | {src[loc.line - 2]}", markup=False,
+        con.print(f"{str(loc.line - 1).rjust(gutter)} | {src[loc.line - 2].expandtabs(TAB)}", markup=False,
                   highlight=False, style="dim")
     text = src[loc.line - 1]
     con.print(f"{str(loc.line).rjust(gutter)} | ", style="blue", end="", markup=False)
-    con.print(text, markup=False, highlight=False)
+    con.print(text.expandtabs(TAB), markup=False, highlight=False)
     start = max(loc.col, 1)
     end = loc.end_col if loc.end_line == loc.line and loc.end_col > start else _token_end(text, start)
-    marker = " " * (start - 1) + "^" * max(end - start, 1)
+    # columns are byte/char offsets in the raw line; tabs are shown expanded
+    shown_start = len(text[:start - 1].expandtabs(TAB))
+    shown_end = len(text[:end - 1].expandtabs(TAB))
+    marker = " " * shown_start + "^" * max(shown_end - shown_start, 1)
     con.print(f"{pad} | ", style="blue", end="", markup=False)
     con.print(marker + (f" {underline_label}" if underline_label else ""), style="bold red",
               markup=False)
