@@ -34,12 +34,22 @@ MAX_STATES_PER_BLOCK = 256
 
 
 class Block:
-    __slots__ = ("id", "items", "succ")
+    __slots__ = ("id", "items", "succ", "_plan")
 
     def __init__(self, bid: int):
         self.id = bid
         self.items: list[tuple[dict, bool]] = []
         self.succ: list[tuple[int, tuple | None]] = []
+        self._plan = None
+
+    def plan(self):
+        """(items with the local names each may change, successors with their
+        guards polarised): what ``solve`` needs on every visit, computed once."""
+        if self._plan is None or self._plan[2] != (len(self.items), len(self.succ)):
+            items = [(item, writes_of(item)) for item in self.items]
+            succ = [(b, guard and _polarised(guard)) for b, guard in self.succ]
+            self._plan = (items, succ, (len(self.items), len(self.succ)))
+        return self._plan
 
 
 class CFG:
@@ -486,20 +496,19 @@ def solve(cfg: CFG, init, step, max_states: int = MAX_STATES_PER_BLOCK) -> bool:
             continue
         seen[bid].add(st)
         rs, conds = st
-        block = cfg.blocks[bid]
-        for item in block.items:
+        items, succs, _ = cfg.blocks[bid].plan()
+        for item, changed in items:
             rs = step(rs, item, bid)
             if rs is None:
                 break
-            changed = writes_of(item)
             if changed and conds:
                 conds = frozenset(c for c in conds if not (c[2] & changed))
         if rs is None:
             continue
-        for succ, guard in block.succ:
+        for succ, guard in succs:
             nconds = conds
             if guard is not None:
-                text, taken, names = _polarised(guard)
+                text, taken, names = guard
                 if (text, not taken, names) in conds:
                     continue                       # contradicts an earlier test
                 nconds = conds | {(text, taken, names)}

@@ -26,8 +26,6 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from threadlint.facts import walk
-
 from threadlint_rules import _flow
 
 KIND_SCHEMA = {
@@ -254,8 +252,11 @@ class LockModel:
         for inc in tu.includes:
             if not inc.startswith(root):
                 continue
+            found = scan_file(inc, macros)
+            if not found:
+                continue                 # most headers declare no lock
             rel = os.path.relpath(inc, self.root).replace(os.sep, "/")
-            for d in scan_file(inc, macros):
+            for d in found:
                 if d["context"] == "block" or not d["args"]:
                     continue
                 self._add(tu.path, d["args"][0], self.vocab.op(d["name"])[1], d["name"], rel, d["l"],
@@ -353,7 +354,7 @@ def analyse(program, tu, fn) -> FunctionLocks:
     model = lock_model(program)
     tracker = Tracker(model, tu.path)
     result = FunctionLocks()
-    for ev in walk(fn["body"]):
+    for ev in tu.of_kind(fn, "macro"):        # lock_op is None for other events
         op = tracker.lock_op(ev)
         if op:
             result.ops.append((*op, ev))
@@ -413,12 +414,17 @@ def lock_model(program) -> LockModel:
 
 def functions_with_lock_macros(program):
     """(tu, fn) for every function whose body uses an acquire/release macro."""
-    vocab = vocabulary(program)
-    for tu in program.tus:
-        funcs = {m["func"] for m in tu.facts.get("macros", [])
-                 if m.get("func") and (vocab.op(m["name"]) or ("declare",))[0] != "declare"}
-        if not funcs:
-            continue
-        for fn in tu.functions:
-            if fn["name"] in funcs:
-                yield tu, fn
+    memo = program.__dict__.get("_tl_lock_functions")
+    if memo is None:              # every locking rule asks: list them once
+        memo = []
+        vocab = vocabulary(program)
+        for tu in program.tus:
+            funcs = {m["func"] for m in tu.facts.get("macros", [])
+                     if m.get("func") and (vocab.op(m["name"]) or ("declare",))[0] != "declare"}
+            if not funcs:
+                continue
+            for fn in tu.functions:
+                if fn["name"] in funcs:
+                    memo.append((tu, fn))
+        program.__dict__["_tl_lock_functions"] = memo
+    yield from memo

@@ -23,8 +23,7 @@ skip the other configurations (real threads, or no threads at all).
 from __future__ import annotations
 
 import fnmatch
-
-import networkx as nx
+import re
 
 from threadlint.facts import walk
 
@@ -102,24 +101,31 @@ class SuspensionModel:
             for fn, call in tu.calls():
                 if call.get("m") in suspending_macros and not call.get("ind"):
                     self.acquire_callees.add(self.cg.key(tu.path, call["n"]) or call["n"])
-        self.targets = {n for n in g if g.nodes[n].get("name", n) not in never and (
-            g.nodes[n].get("name", n) in names
-            or any(fnmatch.fnmatchcase(g.nodes[n].get("name", n), p) for p in patterns))}
-        self.targets |= {n for n in self.acquire_callees if n in g}
         self.explicit_names = names
         self.patterns = patterns
-        keep = [n for n in g if g.nodes[n].get("name", n) not in never]
-        loose = g.subgraph(keep).copy()
-        strict = nx.DiGraph()
-        strict.add_nodes_from(loose.nodes(data=True))
-        strict.add_edges_from((a, b, d) for a, b, d in loose.edges(data=True)
-                              if d.get("kind") in CERTAIN_EDGES)
+        # one regular expression for every glob: fnmatchcase on each is slow
+        self._pattern_re = re.compile("|".join(fnmatch.translate(p) for p in patterns)) \
+            if patterns else None
+        self.targets = {n for n, name in g.nodes(data="name", default=None)
+                        if (name if name is not None else n) not in never
+                        and self.is_target_name(name if name is not None else n)}
+        self.targets |= {n for n in self.acquire_callees if n in g}
+        # callers of each function without the `never` ones: every edge
+        # (loose), and the edges that are certain calls (strict)
+        keep = {n for n in g if g.nodes[n].get("name", n) not in never}
+        loose = {n: [] for n in keep}
+        strict = {n: [] for n in keep}
+        for a, b, d in g.edges(data=True):
+            if a in keep and b in keep:
+                loose[b].append(a)
+                if d.get("kind") in CERTAIN_EDGES:
+                    strict[b].append(a)
         self.strict = _Reaching(strict, self.targets)
         self.loose = _Reaching(loose, self.targets)
         self._call_memo: dict[int, tuple] = {}       # id(call) -> (call, tu path, witness)
 
     def is_target_name(self, name: str) -> bool:
-        return name in self.explicit_names or any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
+        return name in self.explicit_names or bool(self._pattern_re and self._pattern_re.match(name))
 
     def function_witness(self, key: str) -> Witness | None:
         if key in self.strict:
@@ -166,13 +172,13 @@ class _Reaching:
     breadth-first search backwards from the targets, visiting names in sorted
     order so that the witness among equally short chains is stable."""
 
-    def __init__(self, g: nx.DiGraph, targets):
-        self.next: dict[str, str | None] = {t: None for t in sorted(targets) if t in g}
+    def __init__(self, callers: dict[str, list[str]], targets):
+        self.next: dict[str, str | None] = {t: None for t in sorted(targets) if t in callers}
         frontier = sorted(self.next)
         while frontier:
             found = []
             for v in frontier:
-                for u in sorted(g.predecessors(v)):
+                for u in sorted(callers[v]):
                     if u not in self.next:
                         self.next[u] = v
                         found.append(u)
@@ -210,10 +216,13 @@ def is_cooperative(program) -> bool:
             # a macro's call has the macro's position; the macro event may come
             # before or (inside an if/loop slot) after the call in the tree
             macros, calls = set(), set()
-            for ev in tu.nodes(fn):
-                if ev["k"] == "macro" and ev["n"] in noop | blocking:
+            for ev in tu.of_kind(fn, "macro"):
+                if ev["n"] in noop | blocking:
                     macros.add((ev["n"], ev["l"], ev["c"]))
-                elif ev["k"] == "call" and ev.get("m"):
+            if not macros:
+                continue
+            for ev in tu.fn_calls(fn):
+                if ev.get("m"):
                     calls.add((ev["m"], ev["l"], ev["c"]))
             for m in macros:
                 if m in calls and m[0] in noop:

@@ -148,13 +148,7 @@ class UnlockedSharedState(Rule):
 
     def _function(self, program, tu, fn):
         owned = self._owned(tu, fn)
-        # (target, type, value events) of every decl and plain assignment to a
-        # local, by event; the walk below asks for them once per path state
-        bindings = {}
-        for ev in tu.nodes(fn):
-            b = _binding(ev)
-            if b is not None:
-                bindings[id(ev)] = b
+        bindings = _Bindings(tu.of_kind(fn, "decl") + tu.of_kind(fn, "assign"))
         if not self._may_track(tu, fn, owned, bindings):
             return None        # nothing is ever tracked: no use to report
         cfg = _locking.flow_graph(program, tu, fn)
@@ -183,22 +177,29 @@ class UnlockedSharedState(Rule):
                                   frozenset(), -1)
         start = (init, frozenset(tracked0.items()))
 
+        maps: dict[frozenset, dict] = {}    # tracked items -> the same as a dict (read only)
+
         def step(state, item, _bid):
-            locks, tracked = state
             ev, is_write = item
             k = ev["k"]
-            tmap = dict(tracked)
+            if k not in _STEP_KINDS:
+                return state
+            locks, tracked = state
+            tmap = maps.get(tracked)
+            if tmap is None:
+                tmap = maps[tracked] = dict(tracked)
             if k == "macro":
                 new_locks = tracker.step(locks, ev)
                 released = {e[0] for e in locks if e[2] == _locking.HELD} - \
                     {e[0] for e in new_locks if e[2] == _locking.HELD}
                 if released:
-                    tmap = {v: (o, p - released, s) for v, (o, p, s) in tmap.items()}
-                return new_locks, frozenset(tmap.items())
-            if k == "ref" and not is_write and ev["n"] in tmap and ev.get("s") in ("local", "param"):
-                o, p, s = tmap[ev["n"]]
-                if s >= 0:
-                    uses.setdefault((ev["l"], ev["c"]), (ev["n"], o, s))
+                    tracked = frozenset((v, (o, p - released, s)) for v, (o, p, s) in tmap.items())
+                return new_locks, tracked
+            if k == "ref":
+                if not is_write and ev["n"] in tmap and ev.get("s") in ("local", "param"):
+                    o, p, s = tmap[ev["n"]]
+                    if s >= 0:
+                        uses.setdefault((ev["l"], ev["c"]), (ev["n"], o, s))
                 return state
             if k == "call":
                 witness = self.model.call_witness(tu.path, ev)
@@ -207,17 +208,16 @@ class UnlockedSharedState(Rule):
                         susp_ids[id(ev)] = len(suspensions)
                         suspensions.append((ev, witness))
                     si = susp_ids[id(ev)]
-                    tmap = {v: (o, p, si if (s < 0 and not p) else s) for v, (o, p, s) in tmap.items()}
-                    return locks, frozenset(tmap.items())
+                    return locks, frozenset((v, (o, p, si if (s < 0 and not p) else s))
+                                            for v, (o, p, s) in tmap.items())
                 return state
-            if k != "decl" and k != "assign":
-                return state
-            b = bindings.get(id(ev)) or _binding(ev)
+            b = bindings.get(ev)              # a decl or an assignment
             if b is None:
                 return state
             target, ttype, events = b
             live = {v: e for v, e in tmap.items() if e[2] < 0}
             src = None if target in owned else self._source(tu, events, ttype, live)
+            tmap = dict(tmap)
             tmap.pop(target, None)
             if src is not None:
                 desc, inherited = src
@@ -259,8 +259,14 @@ class UnlockedSharedState(Rule):
         if self.types_re and any(name not in owned and self.types_re.search(ptype)
                                  and _is_data_pointer(ptype) for name, ptype in fn.get("params", [])):
             return True
-        return any(target not in owned and self._source(tu, events, ttype, {}) is not None
-                   for target, ttype, events in bindings.values())
+        # without a borrow call only a data pointer can be shared (see _source)
+        borrows = any(not c.get("ind") and c["n"] in self.borrow for c in tu.fn_calls(fn))
+        for key, (target, ttype, _) in bindings.heads.items():
+            if target in owned or not (borrows or _is_data_pointer(ttype)):
+                continue
+            if self._source(tu, bindings.events_of(key), ttype, {}) is not None:
+                return True
+        return False
 
     # -- written under a STRONG lock here, without it there ----------------------------
     def _consistency(self, program):
@@ -290,6 +296,10 @@ class UnlockedSharedState(Rule):
                     break
 
 
+# the event kinds the stale-pointer walk reacts to
+_STEP_KINDS = frozenset({"macro", "ref", "call", "decl", "assign"})
+
+
 def _compound(assign_text: str) -> bool:
     """`x += y` and friends: the old value flows into the new one."""
     return assign_text.split("=", 1)[0].rstrip().endswith(
@@ -301,16 +311,43 @@ def _is_data_pointer(type_text: str) -> bool:
 
 
 def _binding(ev):
-    """(target, type, value events) when ``ev`` gives a local a new value
+    """(target, type, value trees) when ``ev`` gives a local a new value
     (a declaration, or a plain assignment to a local or parameter), else None."""
     k = ev["k"]
     if k == "decl":
-        return ev["n"], ev.get("t", ""), list(walk(ev.get("sub", [])))
+        return ev["n"], ev.get("t", ""), ev.get("sub", [])
     if k == "assign" and len(ev.get("sub", [])) == 2 and ev["sub"][0]["k"] == "ref" \
             and ev["sub"][0].get("s") in ("local", "param") and not _compound(ev["x"]):
         lhs = ev["sub"][0]
-        return lhs["n"], lhs.get("t", ""), list(walk([ev["sub"][1]]))
+        return lhs["n"], lhs.get("t", ""), [ev["sub"][1]]
     return None
+
+
+class _Bindings:
+    """The bindings (``_binding``) of one function's events, by event id; the
+    path walk asks for the same event once per state, so the value events
+    are walked once, on first use."""
+
+    def __init__(self, nodes):
+        self.heads = {}
+        for ev in nodes:
+            head = _binding(ev)
+            if head is not None:
+                self.heads[id(ev)] = head
+        self._events: dict[int, list] = {}
+
+    def events_of(self, key: int) -> list:
+        if key not in self._events:
+            self._events[key] = list(walk(self.heads[key][2]))
+        return self._events[key]
+
+    def get(self, ev):
+        """(target, type, value events) or None."""
+        key = id(ev)
+        if key not in self.heads:
+            return None          # every event of the body was indexed
+        target, ttype, _ = self.heads[key]
+        return target, ttype, self.events_of(key)
 
 
 def _gkey(path, ev):
@@ -321,9 +358,23 @@ def _write_targets(ev, is_write):
     """Global/static refs an item writes (assignment or ++/-- target roots)."""
     k = ev["k"]
     if k == "assign" and len(ev.get("sub", [])) == 2:
-        return [n for n in walk([ev["sub"][0]]) if n["k"] == "ref"][:1]
+        return _first_ref([ev["sub"][0]])
     if k == "incdec":
-        return [n for n in walk(ev.get("sub", [])) if n["k"] == "ref"][:1]
+        return _first_ref(ev.get("sub", []))
+    return []
+
+
+def _first_ref(nodes) -> list:
+    """[the first ref of ``walk(nodes)``], or []."""
+    stack = list(nodes)
+    stack.reverse()
+    while stack:
+        n = stack.pop()
+        if n["k"] == "ref":
+            return [n]
+        sub = n.get("sub")
+        if sub:
+            stack.extend(reversed(sub))
     return []
 
 
@@ -335,7 +386,10 @@ def _global_write_sites(program) -> list:
         memo = []
         for tu in program.tus:
             for fn in tu.functions:
-                if not any(n["k"] in ("assign", "incdec") for n in tu.nodes(fn)):
+                # cheap test first; the sites are then listed in evaluation order
+                if not any(r.get("s") in ("global", "static") and not r.get("tls")
+                           for k in ("assign", "incdec") for ev in tu.of_kind(fn, k)
+                           for r in _write_targets(ev, False)):
                     continue
                 sites = [(ev, r) for ev, w in iter_events(fn["body"])
                          for r in _write_targets(ev, w)
@@ -387,19 +441,26 @@ def _entry_held(program) -> dict:
     strong_kinds = {k for k, spec in vocab.kinds.items() if spec.holds}
     lock_funcs = {(tu.path, fn["name"]) for tu, fn in _locking.functions_with_lock_macros(program)}
     address_taken = {v for _, v, d in cg.g.edges(data=True) if d.get("kind") == "fptr"}
+    # names of the static functions of each file whose address is not taken:
+    # the only callees considered (their key is "path::name")
+    statics: dict[str, set[str]] = {}
+    for key, data in cg.g.nodes(data=True):
+        if data.get("static") and key not in address_taken and key == f"{data['path']}::{data['name']}":
+            statics.setdefault(data["path"], set()).add(data["name"])
     sites: dict[str, list] = {}            # callee key -> [(caller key, held at the call)]
     for tu in program.tus:
+        names = statics.get(tu.path)
+        if not names:
+            continue
         for fn in tu.functions:
+            calls = [c for c in tu.fn_calls(fn) if not c.get("ind") and c["n"] in names]
+            if not calls:
+                continue
             caller = cg.key(tu.path, fn["name"])
             facts = _locking.analyse(program, tu, fn) if (tu.path, fn["name"]) in lock_funcs else None
             strong = _strong_identities(program, facts, strong_kinds)
-            for call in tu.fn_calls(fn):
-                if call.get("ind"):
-                    continue
-                callee = cg.key(tu.path, call["n"])
-                node = cg.g.nodes.get(callee) if callee else None
-                if not node or not node.get("static") or callee in address_taken:
-                    continue
+            for call in calls:
+                callee = f"{tu.path}::{call['n']}"
                 held = facts.must_held.get(id(call), frozenset()) & strong if facts else frozenset()
                 sites.setdefault(callee, []).append((caller, held))
     entry = {k: None for k in sites}

@@ -51,7 +51,9 @@ class SyncTypePun(Rule):
         if not types:
             return
         for fn in tu.functions:
-            yield from self._scan(fn["body"], types, tu.path, fn["name"], None)
+            # a finding needs a cast from a pointer to a sync type (maybe inner)
+            if any(_sync_pointee(c.get("f") or "", types) for c in tu.of_kind(fn, "cast")):
+                yield from self._scan(fn["body"], types, tu.path, fn["name"], None)
         yield from self._scan(tu.facts.get("top_events", []), types, tu.path, None, None)
 
     def _scan(self, nodes, types, path, func, declared):

@@ -1,6 +1,5 @@
 import re
 
-from threadlint.facts import walk
 from threadlint.registry import Rule
 from threadlint_rules._port import identifiers, plist
 
@@ -69,7 +68,7 @@ class IndirectStackPointerIntrinsic(Rule):
         wrappers = _wrappers(program, named, globals_)
         for tu in program.tus:
             for fn in tu.functions:
-                for name, line, col, how in _accessor_calls(fn, wrappers):
+                for name, line, col, how in _accessor_calls(tu, fn, wrappers):
                     key = cg.key(tu.path, name)
                     d = cg.definition(key) if key else None
                     if d is None:
@@ -105,7 +104,7 @@ def _wrappers(program, named, globals_):
                 out.add(fn["name"])
     for tu in program.tus:
         for fn in tu.functions:
-            nodes = list(walk(fn["body"]))
+            nodes = tu.nodes(fn)
             touches = any((n["k"] == "ref" and n["n"] in globals_) or
                           (n["k"] == "asm" and identifiers(n.get("x", "")) & globals_)
                           for n in nodes)
@@ -115,9 +114,9 @@ def _wrappers(program, named, globals_):
     return out
 
 
-def _accessor_calls(fn, wrappers):
+def _accessor_calls(tu, fn, wrappers):
     """(name, line, col, how) for calls to wrappers, C or inside inline assembly."""
-    for n in walk(fn["body"]):
+    for n in tu.nodes(fn):
         if n["k"] == "call" and not n.get("ind") and n["n"] in wrappers and n["n"] != fn["name"]:
             yield n["n"], n["l"], n["c"], "calls"
         elif n["k"] == "asm":

@@ -98,19 +98,40 @@ class TU:
     def nodes(self, fn: dict) -> list[dict]:
         """``walk(fn["body"])`` as a list, built once per function: the rules
         and the call graph walk the same bodies many times."""
-        memo = self.__dict__.setdefault("_nodes_memo", {})
-        hit = memo.get(id(fn))
-        if hit is None or hit[0] is not fn:         # keep fn alive: its id stays unique
-            hit = memo[id(fn)] = (fn, list(walk(fn["body"])))
-        return hit[1]
+        return self._index(fn)[0]
+
+    def of_kind(self, fn: dict, kind: str) -> list[dict]:
+        """The nodes of one kind (``call``, ``macro``...) of a function, pre-order.
+        These lists are shared between callers: do not modify them."""
+        return self._index(fn)[1].get(kind, [])
 
     def fn_calls(self, fn: dict) -> list[dict]:
         """The call events of one function of this TU, pre-order."""
-        memo = self.__dict__.setdefault("_calls_memo", {})
+        return self._index(fn)[1].get("call", [])
+
+    def _index(self, fn: dict):
+        memo = self.__dict__.setdefault("_nodes_memo", {})
         hit = memo.get(id(fn))
-        if hit is None or hit[0] is not fn:
-            hit = memo[id(fn)] = (fn, [n for n in self.nodes(fn) if n["k"] == "call"])
-        return hit[1]
+        if hit is None or hit[0] is not fn:         # keep fn alive: its id stays unique
+            # walk()'s pre-order, inlined: this runs over every body once
+            nodes: list[dict] = []
+            by_kind: dict[str, list] = {}
+            stack = list(fn["body"])
+            stack.reverse()
+            pop, extend, add = stack.pop, stack.extend, nodes.append
+            while stack:
+                n = pop()
+                add(n)
+                same = by_kind.get(n["k"])
+                if same is None:
+                    by_kind[n["k"]] = [n]
+                else:
+                    same.append(n)
+                sub = n.get("sub")
+                if sub:
+                    extend(reversed(sub))
+            hit = memo[id(fn)] = (fn, nodes, by_kind)
+        return hit[1], hit[2]
 
     def calls(self):
         """(function, call-event) for every call in the TU."""
