@@ -19,6 +19,7 @@ What was dropped is kept on the entry (``Entry.dropped``).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -221,6 +222,7 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
     return args, dropped
 
 
+@functools.lru_cache(maxsize=65536)      # the same few hundred flags repeat in every entry
 def _drop_count(a: str) -> int:
     """How many arguments to drop starting at ``a`` (0: keep it)."""
     # clang accepts many options with one or two dashes; check both spellings
@@ -237,6 +239,7 @@ def _drop_count(a: str) -> int:
     return 0
 
 
+@functools.lru_cache(maxsize=65536)
 def _abspath(p: str, directory: str) -> str:
     return os.path.normpath(os.path.join(directory, p))
 

@@ -91,7 +91,8 @@ def live_macro_mentions(tu, files, main_source: bytes, names) -> list[str]:
         if data is None:
             continue
         texts[f] = data
-        hits = [(m.start(), m.group(1).decode()) for m in pattern.finditer(data)]
+        hits = _hits(f, data, pattern) if f != files[0] else \
+            [(m.start(), m.group(1).decode()) for m in pattern.finditer(data)]
         if not hits:
             continue
         dead = _skipped(L, tu, f)
@@ -107,14 +108,12 @@ def live_macro_mentions(tu, files, main_source: bytes, names) -> list[str]:
                 live.add("?" + name)
     if guarded:
         # macros defined anywhere in the TU in terms of a guarded name are guarded too
-        defines = [(m.group(1), m.group(2)) for data in texts.values()
-                   for m in _DEFINE.finditer(data)]
+        defines = [d for f, data in texts.items() for d in _defines(f, data)]
         changed = True
         while changed:
             changed = False
-            for macro, body in defines:
-                if macro not in guarded and any(re.search(rb"\b" + re.escape(g) + rb"\b", body)
-                                                for g in guarded):
+            for macro, body_words in defines:
+                if macro not in guarded and not guarded.isdisjoint(body_words):
                     guarded.add(macro)
                     changed = True
         used = set(re.findall(rb"[A-Za-z_]\w*", main_source))
@@ -125,6 +124,25 @@ def live_macro_mentions(tu, files, main_source: bytes, names) -> list[str]:
 
 _DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(?:\([^)]*\))?([^\n]*)", re.M)
 _DIRECTIVE = re.compile(rb"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b")
+
+
+_hits_memo: dict[str, list] = {}
+_defines_memo: dict[str, list] = {}
+
+
+def _hits(path: str, data: bytes, pattern) -> list:
+    """Mentions of the watched macros in a header (memoised: headers repeat across TUs)."""
+    if path not in _hits_memo:
+        _hits_memo[path] = [(m.start(), m.group(1).decode()) for m in pattern.finditer(data)]
+    return _hits_memo[path]
+
+
+def _defines(path: str, data: bytes) -> list:
+    """(macro name, identifiers of its body) for every #define of a file (memoised)."""
+    if path not in _defines_memo:
+        _defines_memo[path] = [(m.group(1), frozenset(re.findall(rb"[A-Za-z_]\w*", m.group(2))))
+                               for m in _DEFINE.finditer(data)]
+    return _defines_memo[path]
 
 
 def _region_declarations(data: bytes, line_start: int):
