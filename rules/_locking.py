@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from threadlint.facts import split_args
 from threadlint_rules import _flow
 
 KIND_SCHEMA = {
@@ -148,33 +149,13 @@ def scan_declarations(text: str, macros: frozenset) -> list[dict]:
         lead = len(rest) - len(rest.lstrip())
         if not rest[lead:lead + 1] == "(":
             continue
-        args = _macro_args(rest[lead:])
+        args = split_args(rest[lead:])
         line = bisect.bisect_right(starts, m.start())
         col = m.start() - starts[line - 1] + 1
         inner = [s for s in stack if s[0] != "extern"]
         ctx, record = inner[-1] if inner else ("file", "")
         out.append({"name": tok, "args": args, "l": line, "c": col,
                     "context": ctx if ctx in ("file", "member") else "block", "record": record})
-    return out
-
-
-def _macro_args(text: str) -> list[str]:
-    depth, cur, out = 0, [], []
-    for ch in text[1:]:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            if depth == 0:
-                break
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-            continue
-        cur.append(ch)
-    last = "".join(cur).strip()
-    if last or out:
-        out.append(last)
     return out
 
 

@@ -10,7 +10,6 @@ configuration compiled it and which macros its condition names.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -44,44 +43,17 @@ def matches(name: str, patterns) -> bool:
     return False
 
 
-_PREDEF_MEMO: dict[tuple, dict] = {}
-
-
 def predefined(program) -> dict:
     """Macros the compiler predefines for a configuration (target, ``-pthread``,
     ``-D``), from the arguments of its first translation unit; {} without one."""
     tus = [tu for tu in program.tus if not tu.crashed]
     if not tus:
         return {}
-    args = tuple(tus[0].args)
-    if args not in _PREDEF_MEMO:
-        from threadlint.frontend.parse import predefined_macros
-        _PREDEF_MEMO[args] = predefined_macros(list(args))
-    return _PREDEF_MEMO[args]
+    from threadlint.frontend.parse import predefined_macros
+    return predefined_macros(tuple(tus[0].args))
 
 
 # -- source text -----------------------------------------------------------
-class Sources:
-    """Lines of files under a root, read once (rules are run once per process)."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self._lines: dict[str, list[str]] = {}
-
-    def lines(self, rel: str) -> list[str]:
-        if rel not in self._lines:
-            try:
-                with open(os.path.join(self.root, rel), encoding="utf-8", errors="replace") as fh:
-                    self._lines[rel] = fh.read().splitlines()
-            except OSError:
-                self._lines[rel] = []
-        return self._lines[rel]
-
-    def line(self, rel: str, no: int) -> str:
-        lines = self.lines(rel)
-        return lines[no - 1] if 0 < no <= len(lines) else ""
-
-
 def code_of(line: str, asm: bool = False) -> str:
     """A source line without comments (string literals are kept: inline assembly
     lives in them).  In assembly a ``#`` that is not a directive starts a comment."""

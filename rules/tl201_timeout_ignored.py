@@ -1,6 +1,7 @@
 from threadlint.facts import walk
 from threadlint.registry import Rule
-from threadlint_rules._port import Sources, plist, predefined, ptable, pvalue
+from threadlint.sources import SourceLines
+from threadlint_rules._port import plist, predefined, ptable, pvalue
 
 # What a caller loses when a timed wait of each kind does not wait.
 CONSEQUENCE = {
@@ -82,7 +83,7 @@ class TimeoutIgnored(Rule):
         types = {_norm_type(t) for t in plist(prof, "timeouts.timeout_types")}
         errno_fns = set(plist(prof, "timeouts.errno_functions"))
         cg = program.callgraph
-        src = Sources(program.root)
+        src = SourceLines(program.root)
         funcs, tparam = _timeout_params(program, cg, types)
         kind, public, forwards = _timed(cg, funcs, tparam, apis)
 

@@ -1,6 +1,7 @@
 from threadlint.facts import walk
 from threadlint.registry import Rule
-from threadlint_rules._port import (Sources, branch_active, branches, code_of, identifiers,
+from threadlint.sources import SourceLines
+from threadlint_rules._port import (branch_active, branches, code_of, identifiers,
                                     inactive, innermost, matches, plist, predefined, pvalue,
                                     simple_test)
 
@@ -72,7 +73,7 @@ class UngatedThreadCode(Rule):
         abi = pvalue(prof, "features.abi_macro", "")
         coop = pvalue(prof, "features.coop_macro", "")
         threads = pvalue(prof, "features.threads_macro", "")
-        src = Sources(project.root)
+        src = SourceLines(project.root)
         seen = set()
         for program in project.programs:
             state = _MacroState(program, src)

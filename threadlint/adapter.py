@@ -14,9 +14,9 @@ from __future__ import annotations
 CODEGEN_ONLY_PREFIXES = ("-W", "-fvisibility", "-g", "-fdiagnostics", "-fno-diagnostics",
                          "-fcolor-diagnostics", "-fmessage-length", "-ffunction-sections",
                          "-fdata-sections")
-PIC_FLAGS = {"-fPIC": ("__PIC__", "__pic__"), "-fpic": ("__PIC__", "__pic__"),
-             "-fPIE": ("__PIE__", "__pie__", "__PIC__", "__pic__"),
-             "-fpie": ("__PIE__", "__pie__", "__PIC__", "__pic__")}
+# They only predefine __PIC__/__PIE__ (frontend.parse.CODEGEN_MACROS), so
+# variants differing in them are folded unless those macros are live.
+PIC_FLAGS = frozenset({"-fPIC", "-fpic", "-fPIE", "-fpie"})
 
 
 def target_of(args) -> str:

@@ -38,8 +38,9 @@ import gc
 import hashlib
 import json
 import os
-import tempfile
 import time
+
+from threadlint.fsutil import atomic_write_bytes
 
 CACHE_FORMAT = 3
 RACY_NS = 2_000_000_000          # coarse-mtime filesystems (FAT: 2 s) included
@@ -158,7 +159,7 @@ class FactCache:
         data = _hash_bytes(body).encode() + b"\n" + body
         try:
             self._prepare()
-            _replace_atomically(self._entry_path(path, args), data)
+            atomic_write_bytes(self._entry_path(path, args), data, mode=0o644, durable=False)
         except OSError:
             pass                    # a read-only or full cache must not fail the analysis
 
@@ -171,7 +172,7 @@ class FactCache:
         for name, text in ((".gitignore", _GITIGNORE), ("CACHEDIR.TAG", _CACHEDIR_TAG)):
             target = os.path.join(self.dir, name)
             if not os.path.exists(target):
-                _replace_atomically(target, text.encode())
+                atomic_write_bytes(target, text.encode(), mode=0o644, durable=False)
         self._prepared = True
 
 
@@ -211,26 +212,3 @@ def _fresh_stat(path: str):
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size)
-
-
-def _replace_atomically(path: str, data: bytes) -> None:
-    """Write a sibling temporary file and rename it over ``path``.
-
-    No fsync: a power loss can at worst leave an entry whose checksum fails,
-    which is then rebuilt; syncing every entry would double a cold run's cost
-    on slow disks.
-    """
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tl-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -16,6 +16,7 @@ from threadlint.facts import AsmFile, Program, Project, TU
 from threadlint.finding import Finding, compute_fingerprint
 from threadlint.frontend import asm as asm_scanner
 from threadlint.inputs import BuildConfig, tree_files
+from threadlint.sources import SourceLines
 from threadlint.result import ConfigInfo, RuleMeta, RunResult
 
 
@@ -141,8 +142,7 @@ def _execute(job_list: list[_CJob], opts: Options) -> None:
             todo.append(job)
     todo.sort(key=lambda j: (-_size(j.path), j.path, j.args))
     specs = [("c", j.path, j.args) for j in todo]
-    runner = parallel.run(specs, opts.jobs, opts.timeout) if opts.jobs > 1 \
-        else parallel.run(specs, 1, opts.timeout)
+    runner = parallel.run(specs, opts.jobs, opts.timeout)
     done = 0
     for i, ok, payload in runner:
         job = todo[i]
@@ -187,24 +187,18 @@ def _tu(root: str, job: _CJob) -> TU:
               includes=res.get("includes", []), diagnostics=diags, crashed=job.failure)
 
 
-_predef_memo: dict[tuple, dict] = {}
-
-
 def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:
     args = tuple(adapter.adapt(entry.args, opts.profile, major))
     include_dirs = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-I", "-isystem")]
     include_dirs += [a[2:] for a in args if a.startswith("-I") and len(a) > 2]
-    if args not in _predef_memo:
-        from threadlint.frontend.parse import predefined_macros
-        _predef_memo[args] = predefined_macros(list(args))
+    from threadlint.frontend.parse import predefined_macros
     try:
         with open(entry.file, encoding="utf-8", errors="replace") as fh:
             text = fh.read()
     except OSError as e:
-        text = ""
         facts = {"functions": [], "problems": [{"l": 1, "message": f"cannot read: {e.strerror}"}]}
         return AsmFile(_rel(root, entry.file), entry.file, facts)
-    facts = asm_scanner.scan(entry.file, text, _predef_memo[args], include_dirs)
+    facts = asm_scanner.scan(entry.file, text, predefined_macros(args), include_dirs)
     return AsmFile(_rel(root, entry.file), entry.file, facts)
 
 
@@ -234,11 +228,11 @@ def finalize(findings: list[Finding], root: str) -> list[Finding]:
         key = (f.rule, f.location, f.message, f.function)
         merged.setdefault(key, f)
         configs[key].update(f.configs)
-    lines_memo: dict[str, list[str]] = {}
+    sources = SourceLines(root)
     out = []
     for key, f in merged.items():
         f = f.with_configs(configs[key])
-        code = _line(root, f.location.path, f.location.line, lines_memo)
+        code = sources.line(f.location.path, f.location.line)
         out.append(replace(f, fingerprint=compute_fingerprint(f, code)))
     out.sort(key=Finding.sort_key)
     seen: dict[str, int] = {}
@@ -248,14 +242,3 @@ def finalize(findings: list[Finding], root: str) -> list[Finding]:
         seen[f.fingerprint] = n + 1
         final.append(f if n == 0 else replace(f, fingerprint=f"{f.fingerprint}-{n + 1}"))
     return final
-
-
-def _line(root: str, rel: str, line: int, memo: dict) -> str:
-    if rel not in memo:
-        try:
-            with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as fh:
-                memo[rel] = fh.read().splitlines()
-        except OSError:
-            memo[rel] = []
-    lines = memo[rel]
-    return lines[line - 1] if 0 < line <= len(lines) else ""

@@ -178,3 +178,41 @@ class Project:
     profile: "object"
     programs: list[Program]
     tree_files: list[str]           # every file under root, relative, sorted
+
+
+def split_macro_args(text: str) -> list[str]:
+    """``NAME(a, f(b, c))`` -> ``['a', 'f(b, c)']``; object-like macros -> ``[]``."""
+    i = text.find("(")
+    if i < 0 or not text[:i].strip().isidentifier():
+        return []
+    return split_args(text[i:])
+
+
+def split_args(text: str) -> list[str]:
+    """Top-level comma-separated arguments of ``(a, f(b, c))`` (text starts at
+    the opening parenthesis; nesting and quotes respected)."""
+    depth, cur, out = 0, [], []
+    quote = None
+    for ch in text[1:]:
+        if quote:
+            cur.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            if depth == 0:
+                break
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    last = "".join(cur).strip()
+    if last or out:
+        out.append(last)
+    return out

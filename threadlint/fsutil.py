@@ -11,7 +11,10 @@ import stat
 import tempfile
 
 
-def atomic_write_bytes(path: str, data: bytes, mode: int | None = None) -> None:
+def atomic_write_bytes(path: str, data: bytes, mode: int | None = None,
+                       durable: bool = True) -> None:
+    """``durable=False`` skips the fsyncs: for rebuildable data (cache entries
+    carry a checksum) where syncing every write would dominate a cold run."""
     # A symlink at ``path`` is replaced, not written through: a checked-out
     # tree must not be able to redirect our writes to a file outside it.
     directory = os.path.dirname(os.path.abspath(path))
@@ -38,8 +41,9 @@ def atomic_write_bytes(path: str, data: bytes, mode: int | None = None) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -48,7 +52,8 @@ def atomic_write_bytes(path: str, data: bytes, mode: int | None = None) -> None:
         except OSError:
             pass
         raise
-    _fsync_dir(directory)
+    if durable:
+        _fsync_dir(directory)
 
 
 def atomic_write_text(path: str, text: str, encoding: str = "utf-8", newline: str | None = None) -> None:

@@ -21,7 +21,7 @@ import signal
 import time
 from collections import deque
 from multiprocessing.connection import wait
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from threadlint import worker
 
@@ -213,12 +213,3 @@ def _limit_memory(memory_mb: int) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (want, hard))
     except (ImportError, ValueError, OSError):
         pass                        # not supported here: run without a limit
-
-
-def run_inline(jobs: Iterable[tuple]):
-    """Same protocol without processes (debugging, tests)."""
-    for i, job in enumerate(jobs):
-        try:
-            yield i, True, worker.run_job(job)
-        except Exception as e:
-            yield i, False, f"{type(e).__name__}: {e}"

@@ -8,8 +8,4 @@ def run_job(job: tuple):
         _, path, args = job
         from threadlint.frontend.parse import parse_c
         return parse_c(path, list(args))
-    if kind == "predef":
-        _, args = job
-        from threadlint.frontend.parse import predefined_macros
-        return predefined_macros(list(args))
     raise ValueError(f"unknown job kind {kind!r}")

@@ -16,6 +16,7 @@ import bisect
 import ctypes
 import re
 
+from threadlint.facts import split_macro_args
 from threadlint.frontend import cxbind
 from threadlint.frontend.cxbind import CXCursor, CXToken
 
@@ -270,11 +271,6 @@ class TUExtractor:
         t = self._canon(c)
         return "(" not in t and "*" not in t and "struct" not in t and "union" not in t
 
-    def _big_init(self, c) -> bool:
-        """Constant tables (charmaps) hold no facts but most of the cursors."""
-        a, b = self._extent(c)
-        return b - a > 20000
-
     def _function(self, c):
         L = self.L
         a, b = self._extent(c)
@@ -311,17 +307,16 @@ class TUExtractor:
 
         def visit(c, parent, _):
             k = c.kind
-            if k in LEAF_KINDS or k in TRANSPARENT_KINDS:
-                own, own_is_control = owner.get(hashc(parent), (root, False))
-                if not own_is_control and not (own.kind == "cast" and own.info["f"] is None):
-                    if k in LEAF_KINDS:
-                        return CONTINUE
-                    if skip_init_lists and k == INIT_LIST and self._scalar_table(c):
-                        return CONTINUE
-                    owner[hashc(c)] = (own, False)
-                    return RECURSE
-            h = hashc(c)
             own, own_is_control = owner.get(hashc(parent), (root, False))
+            if (k in LEAF_KINDS or k in TRANSPARENT_KINDS) and not own_is_control \
+                    and not (own.kind == "cast" and own.info["f"] is None):
+                if k in LEAF_KINDS:
+                    return CONTINUE
+                if skip_init_lists and k == INIT_LIST and self._scalar_table(c):
+                    return CONTINUE
+                owner[hashc(c)] = (own, False)
+                return RECURSE
+            h = hashc(c)
             off = main_off(getloc(c))
             node = None
             if k in CONTROL:
@@ -465,38 +460,6 @@ class TUExtractor:
         init = whole.split("=", 1)[1].strip() if "=" in whole else ""
         return _Node("decl", {"n": self._spell(c), "t": self._type(c), "static": static,
                               "init": init}, off)
-
-
-def split_macro_args(text: str) -> list[str]:
-    """``NAME(a, f(b, c))`` -> ``['a', 'f(b, c)']``; object-like macros -> ``[]``."""
-    i = text.find("(")
-    if i < 0 or not text[:i].strip().isidentifier():
-        return []
-    depth, cur, out = 0, [], []
-    quote = None
-    for ch in text[i + 1:]:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            if depth == 0:
-                break
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-            continue
-        cur.append(ch)
-    last = "".join(cur).strip()
-    if last or out:
-        out.append(last)
-    return out
 
 
 def to_dict(n: _Node, ex: TUExtractor) -> dict:

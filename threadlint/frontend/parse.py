@@ -4,6 +4,7 @@ Runs inside worker processes: one ``clang.cindex.Index`` per process.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -220,11 +221,17 @@ def libclang_version() -> str:
     return cxbind.clang_version()
 
 
-def predefined_macros(args: list[str]) -> dict[str, str]:
+def predefined_macros(args) -> dict[str, str]:
     """Macros defined before the first line of a file compiled with ``args``
     (compiler predefines and ``-D``), name -> replacement text.  Used to
-    preprocess assembly exactly as the configuration would."""
-    tu = index().parse("__threadlint_predefs.c", args=args + ["-x", "c"],
+    preprocess assembly exactly as the configuration would.  Memoised per
+    argument list; callers must not modify the returned dict."""
+    return _predefined_macros(tuple(args))
+
+
+@functools.lru_cache(maxsize=64)
+def _predefined_macros(args: tuple[str, ...]) -> dict[str, str]:
+    tu = index().parse("__threadlint_predefs.c", args=list(args) + ["-x", "c"],
                        unsaved_files=[("__threadlint_predefs.c", "\n")], options=PARSE_OPTIONS)
     out: dict[str, str] = {}
     for c in tu.cursor.get_children():

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from threadlint.sources import SourceLines
+
 TAB = 4
 STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
@@ -35,25 +37,10 @@ def _console(fancy: bool, buf) -> Console:
                    emoji=False, soft_wrap=True)
 
 
-class _Lines:
-    def __init__(self, root: str):
-        self.root = root
-        self.memo: dict[str, list[str]] = {}
-
-    def get(self, rel: str) -> list[str]:
-        if rel not in self.memo:
-            try:
-                with open(os.path.join(self.root, rel), encoding="utf-8", errors="replace") as fh:
-                    self.memo[rel] = fh.read().splitlines()
-            except OSError:
-                self.memo[rel] = []
-        return self.memo[rel]
-
-
 def render(result, color_target=None) -> str:
     buf = io.StringIO()
     con = _console(_fancy(color_target), buf)
-    lines = _Lines(result.root)
+    lines = SourceLines(result.root)
     for f in result.findings:
         _finding(con, f, lines)
     con.print(_summary(result), style="bold" if result.findings else None)
@@ -62,8 +49,8 @@ def render(result, color_target=None) -> str:
     return buf.getvalue()
 
 
-def _snippet(con, lines: _Lines, loc, gutter: int, underline_label: str = "") -> None:
-    src = lines.get(loc.path)
+def _snippet(con, lines: SourceLines, loc, gutter: int, underline_label: str = "") -> None:
+    src = lines.lines(loc.path)
     pad = " " * gutter
     if not (0 < loc.line <= len(src)):
         return
@@ -105,7 +92,7 @@ def _token_end(text: str, start: int) -> int:
     return j + 1
 
 
-def _finding(con, f, lines: _Lines) -> None:
+def _finding(con, f, lines: SourceLines) -> None:
     loc = f.location
     gutter = max(len(str(loc.line)), 2)
     con.print(f"[{STYLE[f.severity]}]{f.severity}[{f.rule}][/]"
