@@ -6,7 +6,9 @@ same code path as the CLI, report written to a file) on a private copy of the
 corpus with a fresh cache:
 
   cold     empty cache: every TU parsed
-  warm     nothing changed
+  warm     nothing changed (the run memo hands back the previous result)
+  facts    nothing changed, run memo deleted: every TU's facts from the fact
+           cache and every rule re-run (what any change costs at least)
   touch    one .c file touched (mtime changes, content does not): re-hashed, not re-parsed
   edit-c   the same .c file's content changed: only it is re-parsed
   edit-h   a widely included header changed: exactly the TUs that include it are re-parsed
@@ -162,6 +164,7 @@ def main(argv=None) -> int:
 
 
 def bench(dest: str, opts) -> int:
+    from threadlint.cache import RACY_NS
     src = os.path.join(dest, "wasi-libc")
     cache_dir = os.path.join(dest, "cache")
     report = os.path.join(dest, "report.json")
@@ -186,7 +189,10 @@ def bench(dest: str, opts) -> int:
         n_jobs = cold.misses
         with open(report, encoding="utf-8") as fh:
             findings_cold = len(json.load(fh)["findings"])
-        warm = step("warm")
+        step("warm", "run memo: nothing changed, previous result reused")
+        warm_hit = rows[-1][2] == 0.0            # the analysis phase never ran
+        shutil.rmtree(os.path.join(cache_dir, "runs"))
+        warm = step("facts", "run memo removed: every TU from the fact cache, rules re-run")
         inc = includers(warm)
         mains = sorted({m for m, _ in warm.jobs})
 
@@ -204,6 +210,11 @@ def bench(dest: str, opts) -> int:
         edit_h = step("edit-h", f"{os.path.relpath(header, src)} (included by "
                                 f"{len(inc.get(header, ()))} of {len(warm.jobs)} TU jobs)")
 
+        # The header was edited less than RACY_NS before edit-h ran, so that run
+        # recorded it as untrusted; one more run after the window records it
+        # trusted (as a user's next run would), then the CLI is timed.
+        time.sleep(RACY_NS / 1e9 + 0.2)
+        step("settle", "first run after the racy window: refreshes the memo")
         t0 = time.perf_counter()
         cli = subprocess.run([sys.executable, "-m", "threadlint", "check", src, "-p",
                               os.path.join(dest, f"build-{CONFIG}"), "--profile", "wasi-libc",
@@ -221,23 +232,25 @@ def bench(dest: str, opts) -> int:
     reparsed_h = sorted(edit_h.missed)
     checks = [
         ("cold parses every job", cold.misses == n_jobs and cold.hits == 0, f"{n_jobs} jobs"),
-        ("warm <= 5% of cold", rows[1][1] <= 0.05 * cold_s and warm.misses == 0,
+        ("warm <= 5% of cold", rows[1][1] <= 0.05 * cold_s and warm_hit,
          f"{100 * rows[1][1] / cold_s:.1f}%"),
-        ("touch re-parses nothing", touch.misses == 0, f"{100 * rows[2][1] / cold_s:.1f}%"),
+        ("facts (memo removed) re-parses nothing", warm.misses == 0,
+         f"{100 * rows[2][1] / cold_s:.1f}%"),
+        ("touch re-parses nothing", touch.misses == 0, f"{100 * rows[3][1] / cold_s:.1f}%"),
         ("edit-c <= 10% of cold, re-parses only that file",
-         rows[3][1] <= 0.10 * cold_s and set(edit_c.missed) == {c_file},
-         f"{100 * rows[3][1] / cold_s:.1f}%, parsed {edit_c.misses} (jobs of that file: {c_jobs})"),
+         rows[4][1] <= 0.10 * cold_s and set(edit_c.missed) == {c_file},
+         f"{100 * rows[4][1] / cold_s:.1f}%, parsed {edit_c.misses} (jobs of that file: {c_jobs})"),
         ("edit-h re-parses exactly the includers", reparsed_h == expected_h,
          f"parsed {len(reparsed_h)}, includers {len(expected_h)}, "
-         f"{100 * rows[4][1] / cold_s:.1f}% of cold"),
+         f"{100 * rows[5][1] / cold_s:.1f}% of cold"),
         ("cli warm <= 5% of cold", cli_seconds <= 0.05 * cold_s and cli.returncode in (0, 1),
          f"{100 * cli_seconds / cold_s:.1f}%"),
     ]
-    # The rules run on every run by design (whole-program rules re-run on cached
-    # facts), so the cache's own share is the parse+cache phase; shown for diagnosis.
-    print(f"\nparse+cache phase vs cold parse+cache phase: warm "
-          f"{100 * rows[1][2] / cold_parse:.1f}%, edit-c {100 * rows[3][2] / cold_parse:.1f}%, "
-          f"edit-h {100 * rows[4][2] / cold_parse:.1f}%; rules take {rows[1][3]:.2f} s per run")
+    # Whenever anything changed, every whole-program rule re-runs on cached facts;
+    # the cache's own share is the parse+cache phase, shown for diagnosis.
+    print(f"\nparse+cache phase vs cold parse+cache phase: facts "
+          f"{100 * rows[2][2] / cold_parse:.1f}%, edit-c {100 * rows[4][2] / cold_parse:.1f}%, "
+          f"edit-h {100 * rows[5][2] / cold_parse:.1f}%; rules take {rows[2][3]:.2f} s per run")
     print(f"\nfindings (cold): {findings_cold}")
     failed = 0
     for name, ok, detail in checks:

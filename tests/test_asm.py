@@ -81,3 +81,12 @@ def test_if_expressions(expr, value):
 def test_bad_if_expressions_raise(expr):
     with pytest.raises(ExprError):
         eval_expr(expr, {})
+
+
+def test_included_files_are_reported_as_dependencies(tmp_path):
+    (tmp_path / "outer.h").write_text('#include "inner.h"\n#define OUTER 1\n')
+    (tmp_path / "inner.h").write_text("#define INNER 1\n")
+    facts = scan(str(tmp_path / "x.S"), '#include <outer.h>\nf:\n  end_function\n', {},
+                 [str(tmp_path)])
+    assert facts["includes"] == sorted([str(tmp_path / "inner.h"), str(tmp_path / "outer.h")])
+    assert scan("y.S", "g:\n  end_function\n", {}, [])["includes"] == []

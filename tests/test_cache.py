@@ -31,8 +31,9 @@ def result_for(*includes, tag="facts"):
 
 
 def entries(cache_dir):
+    """Per-TU fact entries (not the run memo under runs/)."""
     return sorted(os.path.join(dp, f) for dp, _, fs in os.walk(cache_dir) for f in fs
-                  if f.endswith(".json"))
+                  if f.endswith(".json") and os.path.basename(dp) != "runs")
 
 
 # -- validity -------------------------------------------------------------------------------

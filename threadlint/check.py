@@ -1,8 +1,10 @@
 """The ``check`` command: settings -> inputs -> engine -> filters -> report -> exit code."""
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 
 from threadlint import config as config_mod
 from threadlint import engine, inputs, parallel, profile as profile_mod, registry
@@ -27,10 +29,7 @@ def run_check(args) -> int:
                          f"configuration file (available: {', '.join(profile_mod.available())})")
     profile = profile_mod.load(profile_name, registry.profile_schema())
     builds = args.build or [os.path.join(root, b) for b in settings.get("builds", [])]
-    configs = inputs.load_configs(builds, root, settings.get("fallback"))
-    if not any(cfg.entries for cfg in configs):
-        raise UsageError("nothing to analyse: the compile databases list no C or assembly files")
-    not_utf8 = _check_sources(configs)
+    databases = inputs.resolve_databases(builds, root)
 
     jobs = args.jobs if args.jobs is not None else settings.get("jobs") or parallel.default_jobs()
     if jobs < 1:
@@ -39,24 +38,39 @@ def run_check(args) -> int:
     if not timeout > 0:
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     _require_libclang()
-    cache = None
+    filters = _Filters(args, settings, root)
+    cache = memo = None
     if not args.no_cache:
         from threadlint.cache import FactCache
         from threadlint.frontend.cxbind import clang_version
         from threadlint import __version__
-        cache_dir = (args.cache_dir or os.environ.get("THREADLINT_CACHE_DIR")
-                     or _config_relative(settings.get("cache_dir"), args, root)
-                     or os.path.join(root, ".threadlint_cache"))
-        cache = FactCache(os.path.abspath(cache_dir), clang_version(), __version__)
-    filters = _Filters(args, settings, root)
-    progress = None if args.quiet or not sys.stderr.isatty() else _progress
-    opts = engine.Options(root=root, configs=configs, profile=profile, rules=rules, jobs=jobs,
-                          timeout=timeout, cache=cache, progress=progress)
-    result = engine.run(opts)
-    if progress:
-        sys.stderr.write("\r\033[K")
-    if not_utf8:
-        result.notes.append(_not_utf8_note(not_utf8, root))
+        cache_dir = os.path.abspath(args.cache_dir or os.environ.get("THREADLINT_CACHE_DIR")
+                                    or _config_relative(settings.get("cache_dir"), args, root)
+                                    or os.path.join(root, ".threadlint_cache"))
+        cache = FactCache(cache_dir, clang_version(), __version__)
+        memo = _run_memo(cache_dir, root, databases, settings, rules, profile)
+
+    t0 = time.monotonic()
+    tree = inputs.tree_files(root)       # one listing per run: rules and memo agree on it
+    result = memo.lookup(tree) if memo else None
+    if result is not None:
+        result.root, result.seconds = root, time.monotonic() - t0
+    else:
+        configs = inputs.load_databases(databases, root, settings.get("fallback"), tree)
+        if not any(cfg.entries for cfg in configs):
+            raise UsageError("nothing to analyse: the compile databases list no C or assembly files")
+        not_utf8 = _check_sources(configs)
+        progress = None if args.quiet or not sys.stderr.isatty() else _progress
+        opts = engine.Options(root=root, configs=configs, profile=profile, rules=rules, jobs=jobs,
+                              timeout=timeout, cache=cache, progress=progress, tree=tree)
+        result = engine.run(opts)
+        if progress:
+            sys.stderr.write("\r\033[K")
+        if not_utf8:
+            result.notes.append(_not_utf8_note(not_utf8, root))
+        if memo and result.complete:
+            # (the settings' content is part of the memo key)
+            memo.store(result, tree, result.inputs | {db for _, db in databases} | {profile.path})
 
     _apply_filters(result, filters, settings, root)
     _write_report(result, args)
@@ -67,6 +81,19 @@ def run_check(args) -> int:
                      baseline_path=args.baseline or settings.get("baseline"))
     return exit_code(result.findings, args.fail_on or settings.get("fail_on") or "note",
                      args.exit_zero)
+
+
+def _run_memo(cache_dir, root, databases, settings, rules, profile):
+    from threadlint import __version__
+    from threadlint.frontend.cxbind import clang_version
+    from threadlint.runmemo import RunMemo, code_fingerprint
+    with open(profile.path, "rb") as fh:
+        profile_text = fh.read().decode("utf-8", "replace")
+    key = {"tool": __version__, "code": code_fingerprint(), "libclang": clang_version(),
+           "root": root, "databases": databases, "rules": [r.id for r in rules],
+           "profile": [profile.path, profile_text],
+           "settings": json.dumps(dict(settings), sort_keys=True, default=str)}
+    return RunMemo(cache_dir, root, key)
 
 
 def _check_sources(configs) -> list[str]:

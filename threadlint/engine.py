@@ -30,6 +30,7 @@ class Options:
     timeout: float = 120.0
     cache: object = None          # threadlint.cache.FactCache or None
     progress: object = None       # callable(done, total) or None
+    tree: list[str] | None = None  # the run's listing of root (default: taken here)
 
 
 @dataclass
@@ -54,7 +55,21 @@ def run(opts: Options) -> RunResult:
     return RunResult(tool_version=__version__, libclang_version=clang_version(), root=opts.root,
                      profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
                      findings=findings, seconds=time.monotonic() - t0,
-                     sources=analysed_sources(project))
+                     sources=analysed_sources(project), inputs=analysed_inputs(project),
+                     complete=not any(tu.crashed for p in project.programs for tu in p.tus))
+
+
+def analysed_inputs(project: Project) -> set[str]:
+    """Absolute paths of every file the analysis read."""
+    out: set[str] = set()
+    for program in project.programs:
+        for tu in program.tus:
+            out.add(tu.abspath)
+            out.update(tu.includes)
+        for a in program.asm:
+            out.add(a.abspath)
+            out.update(a.facts.get("includes", ()))
+    return out
 
 
 def analysed_sources(project: Project) -> list[str]:
@@ -129,7 +144,8 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
         asm_files = [_asm(root, e, opts, major) for e in asm_entries[cfg.name]]
         programs.append(Program(cfg.name, root, opts.profile, tus, asm_files, cfg.database))
         infos.append(ConfigInfo(cfg.name, cfg.database, len(per_config[cfg.name]), len(asm_files)))
-    return Project(root, opts.profile, programs, tree_files(root)), infos
+    tree = opts.tree if opts.tree is not None else tree_files(root)
+    return Project(root, opts.profile, programs, tree), infos
 
 
 def _execute(job_list: list[_CJob], opts: Options) -> None:

@@ -40,7 +40,12 @@ def parse_build_spec(spec: str, root: str) -> tuple[str, str]:
 
 
 def load_configs(specs: list[str], root: str, fallback: dict | None) -> list[BuildConfig]:
-    configs: list[BuildConfig] = []
+    return load_databases(resolve_databases(specs, root), root, fallback, tree_files(root))
+
+
+def resolve_databases(specs: list[str], root: str) -> list[tuple[str, str]]:
+    """(configuration name, compile_commands.json path) per ``-p``, or the
+    ``build*/`` databases under root when there is none (cheap: nothing is read)."""
     if specs:
         pairs = [parse_build_spec(s, root) for s in specs]
     else:
@@ -49,15 +54,22 @@ def load_configs(specs: list[str], root: str, fallback: dict | None) -> list[Bui
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise UsageError(f"two -p configurations are named {sorted(dupes)[0]!r}; use NAME=PATH")
+    return pairs
+
+
+def load_databases(pairs: list[tuple[str, str]], root: str, fallback: dict | None,
+                   tree: list[str]) -> list[BuildConfig]:
+    """``tree``: the run's listing of root (``tree_files``), taken once per run."""
+    configs: list[BuildConfig] = []
     for name, db in pairs:
         entries = compdb.load(db, root)
-        configs.append(BuildConfig(name, db, entries + tree_assembly(root, entries)))
+        configs.append(BuildConfig(name, db, entries + tree_assembly(root, entries, tree)))
     if not configs:
-        configs.append(fallback_config(root, fallback or {}))
+        configs.append(fallback_config(root, fallback or {}, tree))
     return configs
 
 
-def tree_assembly(root: str, entries: list[Entry]) -> list[Entry]:
+def tree_assembly(root: str, entries: list[Entry], tree: list[str]) -> list[Entry]:
     """Databases that list no assembly at all (some generators leave it out):
     take the tree's .s/.S files, preprocessed with the first C entry's flags."""
     if any(e.is_asm for e in entries):
@@ -67,10 +79,10 @@ def tree_assembly(root: str, entries: list[Entry]) -> list[Entry]:
         return []
     args = c_entries[0].args
     return [Entry(os.path.join(root, rel), root, args, ())
-            for rel in tree_files(root) if rel.endswith(compdb.ASM_EXTS)]
+            for rel in tree if rel.endswith(compdb.ASM_EXTS)]
 
 
-def fallback_config(root: str, fallback: dict) -> BuildConfig:
+def fallback_config(root: str, fallback: dict, tree: list[str]) -> BuildConfig:
     """Every .c/.s/.S under root with flags from the configuration file."""
     args = []
     if fallback.get("target"):
@@ -82,7 +94,7 @@ def fallback_config(root: str, fallback: dict) -> BuildConfig:
     args.extend(fallback.get("args", []))
     safe, _ = compdb.sanitize(args, root, "", root)
     entries = [Entry(os.path.join(root, rel), root, tuple(safe), ())
-               for rel in tree_files(root) if rel.endswith(compdb.C_EXTS + compdb.ASM_EXTS)]
+               for rel in tree if rel.endswith(compdb.C_EXTS + compdb.ASM_EXTS)]
     return BuildConfig(fallback.get("name", "default"), "", entries)
 
 

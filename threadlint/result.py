@@ -44,6 +44,11 @@ class RunResult:
     # files the analysis read (C main files, their headers under root, assembly),
     # relative to root: where suppressions are checked for being unused
     sources: list[str] = field(default_factory=list)
+    # absolute paths of every file the analysis read (sources, headers, assembly
+    # includes) and whether every TU was analysed (none crashed or timed out):
+    # what threadlint.runmemo needs to know whether this result may be reused
+    inputs: set[str] = field(default_factory=set)
+    complete: bool = True
 
     def summary(self) -> dict:
         by_rule = Counter(f.rule for f in self.findings)

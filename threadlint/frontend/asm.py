@@ -166,15 +166,17 @@ def scan(path: str, text: str, macros: dict[str, str] | None = None,
     problems: list[dict] = []
     lines = text.splitlines()
     skipped: list[list[int]] = []
+    included: list[str] = []
     active_lines = _preprocess(path, lines, macros, include_dirs, problems, 0, max_include_depth,
-                               defines := [], skipped)
+                               defines := [], skipped, included)
     facts = _scan_lines(active_lines, defines, problems, empty=not text.strip())
     facts["skipped"] = skipped
+    facts["includes"] = sorted(set(included))      # what the result depends on besides path
     return facts
 
 
 def _preprocess(path, lines, macros, include_dirs, problems, depth, max_depth, defines,
-                skipped=None):
+                skipped=None, included=None):
     """Active (line number, text) pairs of ``lines``; updates ``macros``.  ``skipped``
     receives ``[first, last]`` per inactive block, like libclang's skipped ranges: the
     directive opening it through the directive closing it."""
@@ -240,7 +242,8 @@ def _preprocess(path, lines, macros, include_dirs, problems, depth, max_depth, d
             elif directive == "undef":
                 macros.pop(rest.split()[0] if rest.split() else "", None)
             elif directive == "include":
-                _include(path, rest, macros, include_dirs, problems, depth, max_depth, no)
+                _include(path, rest, macros, include_dirs, problems, depth, max_depth, no,
+                         included)
             elif directive == "error":
                 problems.append({"l": no, "message": f"#error {rest}"})
             continue
@@ -263,7 +266,7 @@ def _cond(directive, rest, macros, path, no, problems) -> bool:
         return False
 
 
-def _include(path, rest, macros, include_dirs, problems, depth, max_depth, no):
+def _include(path, rest, macros, include_dirs, problems, depth, max_depth, no, included=None):
     m = re.match(r'[<"]([^>"]+)[>"]', rest)
     if not m:
         problems.append({"l": no, "message": f"bad #include {rest!r}"})
@@ -281,8 +284,11 @@ def _include(path, rest, macros, include_dirs, problems, depth, max_depth, no):
                     inc_lines = fh.read().splitlines()
             except OSError:
                 break
+            if included is not None:
+                included.append(os.path.normpath(cand))
             # Only the macro state of a header matters to an assembly file.
-            _preprocess(cand, inc_lines, macros, include_dirs, [], depth + 1, max_depth, [])
+            _preprocess(cand, inc_lines, macros, include_dirs, [], depth + 1, max_depth, [],
+                        None, included)
             return
     problems.append({"l": no, "message": f"#include not found: {name}"})
 
