@@ -60,9 +60,10 @@ class Recorder:
                 self.jobs: list[tuple[str, frozenset]] = []
                 recorder.last = self
 
-            def get(self, path, args):
-                hit = super().get(path, args)
-                self.jobs.append((path, frozenset(hit.get("includes", ()) if hit else ())))
+            def lookup(self, path, args):
+                hit = super().lookup(path, args)
+                self.jobs.append((path, frozenset(d for d in hit.deps if d != path)
+                                  if hit else frozenset()))
                 return hit
 
         cache_mod.FactCache = Recording

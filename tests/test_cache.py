@@ -31,9 +31,10 @@ def result_for(*includes, tag="facts"):
 
 
 def entries(cache_dir):
-    """Per-TU fact entries (not the run memo under runs/)."""
+    """Per-TU fact entries (in two-hex-digit directories; not the run and
+    database memos under runs/ and compdb/)."""
     return sorted(os.path.join(dp, f) for dp, _, fs in os.walk(cache_dir) for f in fs
-                  if f.endswith(".json") and os.path.basename(dp) != "runs")
+                  if f.endswith(".json") and len(os.path.basename(dp)) == 2)
 
 
 # -- validity -------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def test_racy_and_mid_run_modifications(tmp_path):
     src_file(tmp_path, "a.c", "int a;\n", fc.started_ns - 10 ** 8)
     fc.put(c, (), result_for())
     (entry,) = entries(tmp_path / "cache")
-    deps = json.loads(open(entry, "rb").read().partition(b"\n")[2])["deps"]
+    deps = cache_mod._decode(open(entry, "rb").read())["deps"]
     assert deps[c][0] == cache_mod.UNTRUSTED_MTIME
     # modified after the run started: what was parsed is unknown, nothing is written
     os.unlink(entry)
@@ -273,3 +274,27 @@ def test_two_concurrent_cli_runs_share_a_cache(tmp_path):
         assert cache_mod._decode(open(path, "rb").read()) is not None
     third = subprocess.run(cmd, capture_output=True, timeout=300)
     assert third.stdout == outs[0][0]
+
+
+def test_json_pipeline_round_trips_text_orjson_refuses():
+    """A lone surrogate (an undecodable path, surrogate-escaped) is not UTF-8:
+    the encoder falls back to escaped JSON and the decoder reads it back."""
+    from threadlint import jsonio
+    doc = {"includes": ["/inc/caf\udce9.h"], "n": [1, 2**63, -1], "t": "ok é"}
+    assert jsonio.loads(jsonio.dumps(doc)) == doc
+    assert jsonio.loads(b'{"a":[1,"x"]}') == {"a": [1, "x"]}
+    with pytest.raises(jsonio.DecodeError):
+        jsonio.loads(b'{"a":')
+
+
+def test_entry_with_a_valid_checksum_but_undecodable_result_is_reparsed(tmp_path, capsys):
+    src, argv = tree(tmp_path)
+    assert main(argv) == 1
+    cold = findings_of(capsys)
+    path = entries(tmp_path / "cache")[0]
+    deps_line = open(path, "rb").read().split(b"\n")[1]
+    body = deps_line + b"\n" + b'{"facts": [unterminated'
+    open(path, "wb").write(cache_mod._hash_bytes(body).encode() + b"\n" + body)
+    assert main(argv + ["--select", "TL002"]) == 1     # another key: the run memo misses
+    assert findings_of(capsys) == [f for f in cold if f["rule"] == "TL002"]
+    assert cache_mod._decode(open(path, "rb").read()) is not None   # rewritten

@@ -154,3 +154,44 @@ def test_entries_stay_one_per_database_entry(tmp_path):
     e = entry(tmp_path, "-DX")
     entries = compdb.load(write_db(tmp_path / "db.json", [e, e]))
     assert len(entries) == 2 and entries[0] == entries[1]
+
+
+# -- memo --------------------------------------------------------------------
+
+def test_memoised_load_equals_load_and_follows_the_database(tmp_path, monkeypatch):
+    memo = tmp_path / "memo"
+    db = write_db(tmp_path / "cc.json", [entry(tmp_path, "-Iinc", "-DX=1", "-o", "a.o"),
+                                         entry(tmp_path, "-O2", file="b.c")])
+    direct = compdb.load(db, str(tmp_path))
+    assert compdb.load_memoised(db, str(tmp_path), str(memo)) == direct
+    assert len(list((memo / "compdb").iterdir())) == 1
+    parsed = []
+    real = compdb._parse_database
+    monkeypatch.setattr(compdb, "_parse_database", lambda *a: parsed.append(1) or real(*a))
+    assert compdb.load_memoised(db, str(tmp_path), str(memo)) == direct
+    assert parsed == []                                     # from the memo
+    write_db(tmp_path / "cc.json", [entry(tmp_path, "-DX=2")])
+    changed = compdb.load_memoised(db, str(tmp_path), str(memo))
+    assert parsed == [1]
+    assert changed == compdb.load(db, str(tmp_path)) and "-DX=2" in changed[0].args
+    parsed.clear()
+    # a damaged memo is parsed again
+    for f in (memo / "compdb").iterdir():
+        f.write_bytes(b"garbage")
+    assert compdb.load_memoised(db, str(tmp_path), str(memo)) == changed and parsed == [1]
+
+
+def test_databases_with_response_files_are_not_memoised(tmp_path):
+    (tmp_path / "flags.rsp").write_text("-DFROM_RSP=1")
+    db = write_db(tmp_path / "cc.json", [entry(tmp_path, "@flags.rsp")])
+    first = compdb.load_memoised(db, str(tmp_path), str(tmp_path / "memo"))
+    assert "-DFROM_RSP=1" in first[0].args
+    assert not (tmp_path / "memo" / "compdb").exists()
+    (tmp_path / "flags.rsp").write_text("-DFROM_RSP=2")
+    assert "-DFROM_RSP=2" in compdb.load_memoised(db, str(tmp_path), str(tmp_path / "memo"))[0].args
+
+
+def test_invalid_database_is_an_error_through_the_memo_too(tmp_path):
+    db = write_db(tmp_path / "cc.json", None, raw="[{")
+    with pytest.raises(UsageError, match="invalid JSON"):
+        compdb.load_memoised(db, None, str(tmp_path / "memo"))

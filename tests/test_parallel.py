@@ -235,3 +235,15 @@ def test_wide_tree_subset_with_fallback_flags(tmp_path, corpus_dir):
         if cfg != "fallback":                  # the real configurations parse cleanly
             assert c["clean"] == c["tus"] > 0, cfg
     assert 0 < s["files_clean_everywhere"] <= n_c
+
+
+def test_while_waiting_runs_once_after_the_workers_have_jobs(fake_jobs):
+    calls = []
+    jobs = [("c", f"/x/{n}.c", ()) for n in "abc"]
+    results = []
+    for item in parallel.run(jobs, 2, timeout=30, while_waiting=lambda: calls.append(len(results))):
+        results.append(item)
+    assert calls == [0] and len(results) == 3
+    calls.clear()
+    assert list(parallel.run([], 2, timeout=30, while_waiting=lambda: calls.append(1))) == []
+    assert calls == [1]

@@ -30,19 +30,21 @@ acyclic heap again and again (measured: 3/4 of the decode time), so each
 decoded entry is moved to the GC's permanent generation (``gc.freeze``).
 Reference counting still frees everything; only cycles among objects that
 existed before the freeze are no longer collected, which a one-shot run does
-not need.
+not need.  An entry keeps its dependency list and its result on separate lines:
+``lookup`` decodes only the former, so the engine can start the workers on
+the misses first and decode the hits while they parse.
 """
 from __future__ import annotations
 
 import gc
 import hashlib
-import json
 import os
 import time
 
+from threadlint import jsonio
 from threadlint.fsutil import atomic_write_bytes
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 RACY_NS = 2_000_000_000          # coarse-mtime filesystems (FAT: 2 s) included
 UNTRUSTED_MTIME = -1             # stored for racy files: never equals a real mtime
 _GITIGNORE = "# created by threadlint: the fact cache is not source\n*\n"
@@ -106,19 +108,34 @@ class FactCache:
     # -- API -------------------------------------------------------------
     def get(self, path: str, args) -> dict | None:
         """The cached parse result of ``path`` with ``args``, or None (a miss)."""
+        entry = self.lookup(path, args)
+        if entry is None:
+            return None
+        result = entry.load()
+        if result is None:
+            self.hits -= 1
+            self.corrupt += 1
+            return self._miss(path)
+        return result
+
+    def lookup(self, path: str, args) -> "Entry | None":
+        """A valid entry for ``path`` with ``args`` (its result still encoded), or
+        None (a miss).  Cheap: only the dependency list is decoded, so the engine
+        can start parsing the misses before it decodes the hits."""
         entry_path = self._entry_path(path, args)
         try:
             with open(entry_path, "rb") as fh:
                 raw = fh.read()
         except OSError:
             return self._miss(path)
-        doc = _decode_frozen(raw)
-        if doc is None:
+        parts = _split(raw)
+        if parts is None:
             self.corrupt += 1
             return self._miss(path)
+        deps, result_raw = parts
         refreshed = False
         known = {}
-        for dep, (mtime, size, digest) in doc["deps"].items():
+        for dep, (mtime, size, digest) in deps.items():
             st = self._stat(dep)
             if st is None:
                 return self._miss(path)
@@ -130,11 +147,13 @@ class FactCache:
             refreshed = True
         self.hits += 1
         if refreshed:           # same content, new stat: store it (no extra hashing)
-            self._write(path, args, doc["result"], known)
-        return doc["result"]
+            self._write(path, args, list(known), result_raw, known)
+        return Entry(result_raw, list(known))
 
-    def put(self, path: str, args, result: dict) -> None:
-        self._write(path, args, result)
+    def put(self, path: str, args, result: dict, raw: bytes | None = None) -> None:
+        """``raw``: ``result`` already encoded (by the worker), stored as is."""
+        self._write(path, args, [path] + list(result.get("includes", [])),
+                    raw if raw is not None else jsonio.dumps(result))
 
     # -- internals -------------------------------------------------------
     def _miss(self, path: str):
@@ -142,9 +161,10 @@ class FactCache:
         self.missed.append(path)
         return None
 
-    def _write(self, path: str, args, result: dict, known: dict | None = None) -> None:
+    def _write(self, path: str, args, dep_paths: list[str], result_raw: bytes,
+               known: dict | None = None) -> None:
         deps = {}
-        for dep in [path] + list(result.get("includes", [])):
+        for dep in dep_paths:
             st = self._stat(dep)
             digest = known[dep] if known and dep in known else self._content_hash(dep)
             if st is None or digest is None or _fresh_stat(dep) != st:
@@ -155,7 +175,7 @@ class FactCache:
             if mtime > self.started_ns - RACY_NS:
                 mtime = UNTRUSTED_MTIME
             deps[dep] = [mtime, size, digest]
-        body = json.dumps({"deps": deps, "result": result}, separators=(",", ":")).encode()
+        body = jsonio.dumps(deps) + b"\n" + result_raw
         data = _hash_bytes(body).encode() + b"\n" + body
         try:
             self._prepare()
@@ -176,34 +196,65 @@ class FactCache:
         self._prepared = True
 
 
-def _decode_frozen(raw: bytes):
-    """``_decode`` without cyclic-GC passes over the result (see the module doc)."""
-    if not gc.isenabled():
-        return _decode(raw)
+class Entry:
+    """A valid cache entry whose parse result is still JSON bytes."""
+
+    __slots__ = ("raw", "deps")
+
+    def __init__(self, raw: bytes, deps: list[str]):
+        self.raw = raw
+        self.deps = deps            # the main file and every file it included
+
+    def load(self) -> dict | None:
+        """The parse result, or None when it does not decode (a miss for the caller)."""
+        result = _loads_frozen(self.raw)
+        return result if isinstance(result, dict) else None
+
+
+def _loads_frozen(raw: bytes):
+    """Decode without cyclic-GC passes over the result (see the module doc)."""
+    enabled = gc.isenabled()
     gc.disable()
     try:
-        return _decode(raw)
+        return jsonio.loads(raw)
+    except jsonio.DecodeError:
+        return None
     finally:
-        gc.freeze()
-        gc.enable()
+        if enabled:
+            gc.freeze()
+            gc.enable()
 
 
-def _decode(raw: bytes):
+def _split(raw: bytes):
+    """(deps, encoded result) of a checksummed entry, or None when it is damaged."""
     head, sep, body = raw.partition(b"\n")
     if not sep or _hash_bytes(body).encode() != head:
         return None
+    deps_raw, sep, result_raw = body.partition(b"\n")
+    if not sep:
+        return None
     try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        deps = jsonio.loads(deps_raw)
+    except jsonio.DecodeError:
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("deps"), dict) \
-            or not isinstance(doc.get("result"), dict):
+    if not isinstance(deps, dict):
         return None
-    for dep in doc["deps"].values():
+    for dep in deps.values():
         if not (isinstance(dep, list) and len(dep) == 3 and isinstance(dep[0], int)
                 and isinstance(dep[1], int) and isinstance(dep[2], str)):
             return None
-    return doc
+    return deps, result_raw
+
+
+def _decode(raw: bytes):
+    """The whole entry as ``{"deps", "result"}``, or None when it is damaged."""
+    parts = _split(raw)
+    if parts is None:
+        return None
+    result = _loads_frozen(parts[1])
+    if not isinstance(result, dict):
+        return None
+    return {"deps": parts[0], "result": result}
 
 
 def _fresh_stat(path: str):

@@ -39,7 +39,7 @@ def run_check(args) -> int:
         raise UsageError(f"--timeout must be a positive number of seconds, got {timeout:g}")
     _require_libclang()
     filters = _Filters(args, settings, root)
-    cache = memo = None
+    cache = memo = cache_dir = None
     if not args.no_cache:
         from threadlint.cache import FactCache
         from threadlint.frontend.cxbind import clang_version
@@ -56,7 +56,7 @@ def run_check(args) -> int:
     if result is not None:
         result.root, result.seconds = root, time.monotonic() - t0
     else:
-        configs = inputs.load_databases(databases, root, settings.get("fallback"), tree)
+        configs = inputs.load_databases(databases, root, settings.get("fallback"), tree, cache_dir)
         if not any(cfg.entries for cfg in configs):
             raise UsageError("nothing to analyse: the compile databases list no C or assembly files")
         not_utf8 = _check_sources(configs)

@@ -11,7 +11,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from threadlint import __version__, adapter, parallel
+from threadlint import __version__, adapter, jsonio, parallel
 from threadlint.facts import AsmFile, Program, Project, TU
 from threadlint.finding import Finding, compute_fingerprint
 from threadlint.frontend import asm as asm_scanner
@@ -149,23 +149,39 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
 
 
 def _execute(job_list: list[_CJob], opts: Options) -> None:
-    todo = []
+    todo, hits = [], []
     for job in job_list:
-        hit = opts.cache.get(job.path, job.args) if opts.cache else None
-        if hit is not None:
-            job.result = hit
+        entry = opts.cache.lookup(job.path, job.args) if opts.cache else None
+        if entry is not None:
+            hits.append((job, entry))
         else:
             todo.append(job)
-    todo.sort(key=lambda j: (-_size(j.path), j.path, j.args))
+
+    def decode_hits():
+        # runs while the workers parse the misses
+        for job, entry in hits:
+            job.result = entry.load()
+
+    if not todo:
+        decode_hits()
+    else:
+        _parse(todo, opts, decode_hits)
+    late = [job for job, _ in hits if job.result is None]    # undecodable despite its checksum
+    if late:
+        _parse(late, opts, None)
+
+
+def _parse(todo: list[_CJob], opts: Options, while_waiting) -> None:
+    todo = sorted(todo, key=lambda j: (-_size(j.path), j.path, j.args))
     specs = [("c", j.path, j.args) for j in todo]
-    runner = parallel.run(specs, opts.jobs, opts.timeout)
+    runner = parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_waiting)
     done = 0
     for i, ok, payload in runner:
         job = todo[i]
         if ok:
-            job.result = payload
+            job.result = jsonio.loads(payload)
             if opts.cache:
-                opts.cache.put(job.path, job.args, payload)
+                opts.cache.put(job.path, job.args, job.result, raw=payload)
         else:
             job.failure = str(payload)
         done += 1

@@ -58,11 +58,12 @@ def resolve_databases(specs: list[str], root: str) -> list[tuple[str, str]]:
 
 
 def load_databases(pairs: list[tuple[str, str]], root: str, fallback: dict | None,
-                   tree: list[str]) -> list[BuildConfig]:
-    """``tree``: the run's listing of root (``tree_files``), taken once per run."""
+                   tree: list[str], memo_dir: str | None = None) -> list[BuildConfig]:
+    """``tree``: the run's listing of root (``tree_files``), taken once per run;
+    ``memo_dir``: where parsed databases are memoised (the cache directory)."""
     configs: list[BuildConfig] = []
     for name, db in pairs:
-        entries = compdb.load(db, root)
+        entries = compdb.load_memoised(db, root, memo_dir) if memo_dir else compdb.load(db, root)
         configs.append(BuildConfig(name, db, entries + tree_assembly(root, entries, tree)))
     if not configs:
         configs.append(fallback_config(root, fallback or {}, tree))
@@ -100,13 +101,29 @@ def fallback_config(root: str, fallback: dict, tree: list[str]) -> BuildConfig:
 
 def tree_files(root: str) -> list[str]:
     """Every regular file under root (relative, '/'-separated, sorted), skipping VCS
-    and cache directories and build directories that hold a compile database."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not (
-            d.startswith("build") and os.path.isfile(os.path.join(dirpath, d, "compile_commands.json"))))
-        for f in filenames:
-            full = os.path.join(dirpath, f)
-            if os.path.isfile(full) and not os.path.islink(full):
-                out.append(os.path.relpath(full, root).replace(os.sep, "/"))
+    and cache directories and build directories that hold a compile database.
+    Symlinks are neither listed nor followed."""
+    out: list[str] = []
+    # scandir's d_type answers is_file/is_dir without a stat per file (os.walk
+    # plus isfile/islink cost three system calls per file)
+    stack = [(root, "")]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            name = rel + e.name
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name in SKIP_DIRS or (e.name.startswith("build") and os.path.isfile(
+                            os.path.join(e.path, "compile_commands.json"))):
+                        continue
+                    stack.append((e.path, name + "/"))
+                elif e.is_file(follow_symlinks=False):
+                    out.append(name)
+            except OSError:
+                continue
     return sorted(out)

@@ -74,9 +74,15 @@ class _Worker:
 
 
 def run(jobs: list[tuple], n_workers: int, timeout: float | None,
-        memory_mb: int | None = None) -> Iterator[tuple[int, bool, object]]:
-    """Yield (index, ok, payload) for every job, in completion order."""
+        memory_mb: int | None = None, while_waiting=None) -> Iterator[tuple[int, bool, object]]:
+    """Yield (index, ok, payload) for every job, in completion order.
+
+    ``while_waiting``: called once in this process after the workers have their
+    first jobs, before the first result is awaited (work that can overlap them).
+    """
     if not jobs:
+        if while_waiting:
+            while_waiting()
         return
     if timeout is not None and not 0 < timeout < float("inf"):
         timeout = None                  # 0, inf: no limit
@@ -103,6 +109,8 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
             workers.append(_Worker(ctx, memory_mb, workers))
         for w in list(workers):
             yield from assign(w)
+        if while_waiting:
+            while_waiting()
         while any(w.job is not None for w in workers):
             busy = [w for w in workers if w.job is not None]
             wait_for = timeout - (time.monotonic() - min(w.since for w in busy)) if timeout else None

@@ -38,6 +38,7 @@ import json
 import os
 import time
 
+from threadlint import jsonio
 from threadlint.cache import RACY_NS, UNTRUSTED_MTIME
 from threadlint.finding import finding_from_dict
 from threadlint.fsutil import atomic_write_bytes
@@ -96,7 +97,7 @@ class RunMemo:
         if not sep or _digest(body).encode() != head:
             return None
         try:
-            doc = json.loads(body)
+            doc = jsonio.loads(body)
             if doc["key"] != self.key:
                 return None
             if tree != doc["tree"]:
@@ -121,9 +122,8 @@ class RunMemo:
         outside_stat = {p: self._recorded(p) for p in sorted(outside) if not p.startswith(prefix)}
         if any(st is None for st in tree_stat) or any(st is None for st in outside_stat.values()):
             return                  # changed or vanished during the run
-        body = json.dumps({"key": self.key, "tree": tree, "tree_stat": tree_stat,
-                           "outside": outside_stat, "result": _result_to_dict(result)},
-                          separators=(",", ":")).encode()
+        body = jsonio.dumps({"key": self.key, "tree": tree, "tree_stat": tree_stat,
+                             "outside": outside_stat, "result": _result_to_dict(result)})
         try:
             atomic_write_bytes(self.path, _digest(body).encode() + b"\n" + body, mode=0o644,
                                durable=False)

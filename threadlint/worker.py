@@ -7,5 +7,8 @@ def run_job(job: tuple):
     if kind == "c":
         _, path, args = job
         from threadlint.frontend.parse import parse_c
-        return parse_c(path, list(args))
+        from threadlint.jsonio import dumps
+        # JSON bytes, not a dict: the engine decodes them once and stores the
+        # same bytes in the fact cache (no pickle round trip, no re-encoding)
+        return dumps(parse_c(path, list(args)))
     raise ValueError(f"unknown job kind {kind!r}")
