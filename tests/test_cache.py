@@ -1,4 +1,5 @@
 """The per-TU fact cache: validity, stat-then-hash, corruption, concurrency."""
+import glob
 import json
 import multiprocessing as mp
 import os
@@ -298,3 +299,15 @@ def test_entry_with_a_valid_checksum_but_undecodable_result_is_reparsed(tmp_path
     assert main(argv + ["--select", "TL002"]) == 1     # another key: the run memo misses
     assert findings_of(capsys) == [f for f in cold if f["rule"] == "TL002"]
     assert cache_mod._decode(open(path, "rb").read()) is not None   # rewritten
+
+
+def test_stored_values_round_trip_and_follow_the_salt(tmp_path):
+    fc = make_cache(tmp_path / "cache")
+    assert fc.get_value("predefines", ["-DX"]) is None
+    fc.put_value("predefines", ["-DX"], {"X": "1"})
+    assert fc.get_value("predefines", ["-DX"]) == {"X": "1"}
+    assert fc.get_value("predefines", ["-DY"]) is None
+    assert make_cache(tmp_path / "cache", clang="23").get_value("predefines", ["-DX"]) is None
+    (path,) = glob.glob(str(tmp_path / "cache" / "values" / "*.json"))
+    open(path, "ab").write(b"x")                       # damaged: a miss
+    assert fc.get_value("predefines", ["-DX"]) is None

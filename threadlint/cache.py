@@ -155,6 +155,32 @@ class FactCache:
         self._write(path, args, [path] + list(result.get("includes", [])),
                     raw if raw is not None else jsonio.dumps(result))
 
+    def get_value(self, kind: str, key) -> object | None:
+        """A value stored with ``put_value`` under the same kind and key (a
+        JSON-able list), for results that depend on nothing but the key and
+        libclang (e.g. a configuration's predefined macros)."""
+        try:
+            with open(self._value_path(kind, key), "rb") as fh:
+                head, _, body = fh.read().partition(b"\n")
+            if _hash_bytes(body).encode() == head:
+                return jsonio.loads(body)
+        except (OSError, ValueError, TypeError):
+            pass
+        return None
+
+    def put_value(self, kind: str, key, value) -> None:
+        body = jsonio.dumps(value)
+        try:
+            self._prepare()
+            atomic_write_bytes(self._value_path(kind, key), _hash_bytes(body).encode() + b"\n"
+                               + body, mode=0o644, durable=False)
+        except OSError:
+            pass
+
+    def _value_path(self, kind: str, key) -> str:
+        digest = _hash_bytes(self.salt.encode() + b"\0" + kind.encode() + b"\0" + jsonio.dumps(key))
+        return os.path.join(self.dir, "values", digest + ".json")
+
     # -- internals -------------------------------------------------------
     def _miss(self, path: str):
         self.misses += 1

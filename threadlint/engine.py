@@ -47,9 +47,15 @@ def run(opts: Options) -> RunResult:
     from threadlint.frontend.cxbind import clang_version
     project, infos = analyse(opts)
     # The fact trees are large and live until the end: keep the cyclic GC from
-    # rescanning them during the rule phase.
+    # rescanning them during the rule phase; and the rules' own short-lived
+    # objects are freed by reference counting, so collections during the rule
+    # phase only cost time (measured: 15% of it on the corpus).
     gc.freeze()
-    findings = run_rules(opts.rules, project)
+    gc.disable()
+    try:
+        findings = run_rules(opts.rules, project)
+    finally:
+        gc.enable()
     findings = finalize(findings, opts.root)
     metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
     return RunResult(tool_version=__version__, libclang_version=clang_version(), root=opts.root,
@@ -172,6 +178,9 @@ def _execute(job_list: list[_CJob], opts: Options) -> None:
 
 
 def _parse(todo: list[_CJob], opts: Options, while_waiting) -> None:
+    # Imported before the workers fork, so that each starts with it loaded (the
+    # assembly scanner below needs it in this process anyway).
+    import threadlint.frontend.parse  # noqa: F401
     todo = sorted(todo, key=lambda j: (-_size(j.path), j.path, j.args))
     specs = [("c", j.path, j.args) for j in todo]
     runner = parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_waiting)
@@ -223,15 +232,27 @@ def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:
     args = tuple(adapter.adapt(entry.args, opts.profile, major))
     include_dirs = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-I", "-isystem")]
     include_dirs += [a[2:] for a in args if a.startswith("-I") and len(a) > 2]
-    from threadlint.frontend.parse import predefined_macros
     try:
         with open(entry.file, encoding="utf-8", errors="replace") as fh:
             text = fh.read()
     except OSError as e:
         facts = {"functions": [], "problems": [{"l": 1, "message": f"cannot read: {e.strerror}"}]}
         return AsmFile(_rel(root, entry.file), entry.file, facts)
-    facts = asm_scanner.scan(entry.file, text, predefined_macros(args), include_dirs)
+    facts = asm_scanner.scan(entry.file, text, _predefines(args, opts.cache), include_dirs)
     return AsmFile(_rel(root, entry.file), entry.file, facts)
+
+
+def _predefines(args: tuple[str, ...], cache) -> dict[str, str]:
+    """The configuration's predefined macros (a libclang parse of an empty file),
+    from the cache when the arguments read no file (``-include``, ``-imacros``)."""
+    from threadlint.frontend.parse import predefined_macros
+    if cache is None or any(a.startswith(("-include", "-imacros", "--include", "@")) for a in args):
+        return predefined_macros(args)
+    value = cache.get_value("predefines", list(args))
+    if not isinstance(value, dict):
+        value = predefined_macros(args)
+        cache.put_value("predefines", list(args), value)
+    return value
 
 
 def run_rules(rules, project: Project) -> list[Finding]:
