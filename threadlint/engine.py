@@ -45,17 +45,20 @@ class _CJob:
 def run(opts: Options) -> RunResult:
     t0 = time.monotonic()
     from threadlint.frontend.cxbind import clang_version
-    project, infos = analyse(opts)
-    # The fact trees are large and live until the end: keep the cyclic GC from
-    # rescanning them during the rule phase; and the rules' own short-lived
-    # objects are freed by reference counting, so collections during the rule
-    # phase only cost time (measured: 15% of it on the corpus).
-    gc.freeze()
+    # No cyclic GC while the model is built and the rules run: the fact trees,
+    # indexes and call graphs are large, acyclic and live until the end, and
+    # short-lived objects are freed by reference counting, so collections only
+    # cost time (measured: 15% of the rule phase, 5% of an incremental run).
+    # Frozen afterwards, so that later collections never rescan them.
+    gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        project, infos = analyse(opts)
         findings = run_rules(opts.rules, project)
     finally:
-        gc.enable()
+        gc.freeze()
+        if gc_was_enabled:
+            gc.enable()
     findings = finalize(findings, opts.root)
     metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
     return RunResult(tool_version=__version__, libclang_version=clang_version(), root=opts.root,

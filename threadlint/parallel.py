@@ -15,6 +15,7 @@ instead of exhausting the machine.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -167,6 +168,7 @@ def _worker_main(conn, parent_ends, memory_mb: int, parent_pid: int) -> None:
     # The parent handles Ctrl-C and stops us; libclang's own crash reports go
     # to /dev/null (the crash becomes a TL002 finding) unless debugging.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.enable()                 # the engine forks us with its GC off; a worker parses many TUs
     _limit_memory(memory_mb)
     if not os.environ.get("THREADLINT_DEBUG"):
         import faulthandler                 # inherited from a parent that enabled it
