@@ -182,3 +182,18 @@ int plain(void) { return 0; }
     without = facts_of(tmp_path, code, args=["--target=wasm32-wasip3", "-I", INCLUDE], name="u.c")
     assert [f["name"] for f in with_macro["functions"]] == ["coop"]
     assert [f["name"] for f in without["functions"]] == ["plain"]
+
+
+def test_includes_are_every_file_included_directly_or_not_once(tmp_path):
+    (tmp_path / "a.h").write_text('#pragma once\n#include "b.h"\nint a;\n')
+    (tmp_path / "b.h").write_text("int b;\n")
+    (tmp_path / "c.h").write_text("int c;\n")
+    src = tmp_path / "m.c"
+    src.write_text('#include "a.h"\n#include "a.h"\n#include "c.h"\n#include "b.h"\nint m;\n')
+    res = parse_c(str(src), ["--target=wasm32-wasip1"])
+    assert res["includes"] == sorted(str(tmp_path / n) for n in ("a.h", "b.h", "c.h"))
+    import clang.cindex as cindex
+    from threadlint.frontend import cxbind
+    tu = cindex.Index.create().parse(str(src), args=["--target=wasm32-wasip1"])
+    assert sorted(set(cxbind.included_files(tu.obj))) == \
+        sorted({i.include.name for i in tu.get_includes()})

@@ -60,7 +60,7 @@ def parse_c(path: str, args: list[str]) -> dict:
         tu = _parse(path, args, source)
         diags = _diagnostics(tu)
     facts = TUExtractor(tu.obj, path, source).extract()
-    includes = sorted({os.path.normpath(i.include.name) for i in tu.get_includes()})
+    includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj)})
     sensitive = live_macro_mentions(tu, [path] + includes, source, CODEGEN_MACROS)
     del tu
     return {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped,
