@@ -159,23 +159,18 @@ class FactCache:
         """A value stored with ``put_value`` under the same kind and key (a
         JSON-able list), for results that depend on nothing but the key and
         libclang (e.g. a configuration's predefined macros)."""
+        body = read_record(self._value_path(kind, key))
         try:
-            with open(self._value_path(kind, key), "rb") as fh:
-                head, _, body = fh.read().partition(b"\n")
-            if _hash_bytes(body).encode() == head:
-                return jsonio.loads(body)
-        except (OSError, ValueError, TypeError):
-            pass
-        return None
+            return None if body is None else jsonio.loads(body)
+        except jsonio.DecodeError:
+            return None
 
     def put_value(self, kind: str, key, value) -> None:
-        body = jsonio.dumps(value)
         try:
             self._prepare()
-            atomic_write_bytes(self._value_path(kind, key), _hash_bytes(body).encode() + b"\n"
-                               + body, mode=0o644, durable=False)
         except OSError:
-            pass
+            return
+        write_record(self._value_path(kind, key), jsonio.dumps(value))
 
     def _value_path(self, kind: str, key) -> str:
         digest = _hash_bytes(self.salt.encode() + b"\0" + kind.encode() + b"\0" + jsonio.dumps(key))
@@ -195,19 +190,15 @@ class FactCache:
             digest = known[dep] if known and dep in known else self._content_hash(dep)
             if st is None or digest is None or _fresh_stat(dep) != st:
                 return              # vanished or changed mid-run: what was parsed is unknown
-            mtime, size = st
-            if mtime > self.started_ns:
+            recorded = recorded_stat(st, self.started_ns)
+            if recorded is None:
                 return              # modified after the run started: same reason
-            if mtime > self.started_ns - RACY_NS:
-                mtime = UNTRUSTED_MTIME
-            deps[dep] = [mtime, size, digest]
-        body = jsonio.dumps(deps) + b"\n" + result_raw
-        data = _hash_bytes(body).encode() + b"\n" + body
+            deps[dep] = [*recorded, digest]
         try:
             self._prepare()
-            atomic_write_bytes(self._entry_path(path, args), data, mode=0o644, durable=False)
         except OSError:
-            pass                    # a read-only or full cache must not fail the analysis
+            return                  # a read-only or full cache must not fail the analysis
+        write_record(self._entry_path(path, args), jsonio.dumps(deps) + b"\n" + result_raw)
 
     def _prepare(self) -> None:
         """Create the directory with a .gitignore (so the cache never shows up in
@@ -251,10 +242,46 @@ def _loads_frozen(raw: bytes):
             gc.enable()
 
 
+def recorded_stat(st, started_ns: int) -> list[int] | None:
+    """``[mtime_ns, size]`` as a cache records it: None when the file changed
+    after the run started (what the run read is unknown), and an untrusted
+    mtime when it changed within ``RACY_NS`` before (see the module doc)."""
+    mtime, size = st
+    if mtime > started_ns:
+        return None
+    return [UNTRUSTED_MTIME if mtime > started_ns - RACY_NS else mtime, size]
+
+
+def write_record(path: str, body: bytes) -> None:
+    """Write ``body`` behind its checksum, atomically; errors are ignored (the
+    caches and memos are rebuildable, and a read-only one must not fail a run)."""
+    try:
+        atomic_write_bytes(path, _hash_bytes(body).encode() + b"\n" + body, mode=0o644,
+                           durable=False)
+    except OSError:
+        pass
+
+
+def read_record(path: str) -> bytes | None:
+    """The body of a record written by ``write_record``, or None when it is
+    missing or damaged."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    return _checked_body(raw)
+
+
+def _checked_body(raw: bytes) -> bytes | None:
+    head, sep, body = raw.partition(b"\n")
+    return body if sep and _hash_bytes(body).encode() == head else None
+
+
 def _split(raw: bytes):
     """(deps, encoded result) of a checksummed entry, or None when it is damaged."""
-    head, sep, body = raw.partition(b"\n")
-    if not sep or _hash_bytes(body).encode() != head:
+    body = _checked_body(raw)
+    if body is None:
         return None
     deps_raw, sep, result_raw = body.partition(b"\n")
     if not sep:

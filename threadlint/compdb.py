@@ -28,8 +28,8 @@ import stat
 from dataclasses import dataclass
 
 from threadlint import jsonio
+from threadlint.cache import read_record, write_record
 from threadlint.errors import UsageError
-from threadlint.fsutil import atomic_write_bytes
 
 C_EXTS = (".c",)
 ASM_EXTS = (".s", ".S")
@@ -116,21 +116,16 @@ def load_memoised(path: str, root: str | None, memo_dir: str) -> list[Entry]:
     key = hashlib.blake2b(b"\0".join([_code_salt(), (root or "").encode(), path.encode(), raw]),
                           digest_size=16).hexdigest()
     memo = os.path.join(memo_dir, "compdb", key + ".json")
-    try:
-        with open(memo, "rb") as fh:
-            head, _, body = fh.read().partition(b"\n")
-        if hashlib.blake2b(body, digest_size=16).hexdigest().encode() == head:
+    body = read_record(memo)
+    if body is not None:
+        try:
             return [Entry(f, d, tuple(a), tuple(x)) for f, d, a, x in jsonio.loads(body)]
-    except (OSError, ValueError, TypeError):
-        pass                                    # no memo or a damaged one: parse
+        except (ValueError, TypeError):
+            pass                                # another layout: parse
     entries = _parse_database(raw, path, root)
     if not _uses_response_files(raw):
-        body = jsonio.dumps([[e.file, e.directory, list(e.args), list(e.dropped)] for e in entries])
-        try:
-            atomic_write_bytes(memo, hashlib.blake2b(body, digest_size=16).hexdigest().encode()
-                               + b"\n" + body, mode=0o644, durable=False)
-        except OSError:
-            pass                                # a read-only cache must not fail the run
+        write_record(memo, jsonio.dumps([[e.file, e.directory, list(e.args), list(e.dropped)]
+                                         for e in entries]))
     return entries
 
 

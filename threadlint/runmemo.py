@@ -39,9 +39,8 @@ import os
 import time
 
 from threadlint import jsonio
-from threadlint.cache import RACY_NS, UNTRUSTED_MTIME
+from threadlint.cache import read_record, recorded_stat, write_record
 from threadlint.finding import finding_from_dict
-from threadlint.fsutil import atomic_write_bytes
 from threadlint.result import ConfigInfo, RuleMeta, RunResult
 
 MEMO_FORMAT = 1
@@ -88,13 +87,8 @@ class RunMemo:
     # -- lookup ----------------------------------------------------------
     def lookup(self, tree: list[str]) -> RunResult | None:
         """``tree``: the run's listing of root (``inputs.tree_files``)."""
-        try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            return None
-        head, sep, body = raw.partition(b"\n")
-        if not sep or _digest(body).encode() != head:
+        body = read_record(self.path)
+        if body is None:
             return None
         try:
             doc = jsonio.loads(body)
@@ -122,21 +116,13 @@ class RunMemo:
         outside_stat = {p: self._recorded(p) for p in sorted(outside) if not p.startswith(prefix)}
         if any(st is None for st in tree_stat) or any(st is None for st in outside_stat.values()):
             return                  # changed or vanished during the run
-        body = jsonio.dumps({"key": self.key, "tree": tree, "tree_stat": tree_stat,
-                             "outside": outside_stat, "result": _result_to_dict(result)})
-        try:
-            atomic_write_bytes(self.path, _digest(body).encode() + b"\n" + body, mode=0o644,
-                               durable=False)
-        except OSError:
-            pass                    # a read-only cache must not fail the analysis
+        write_record(self.path, jsonio.dumps({
+            "key": self.key, "tree": tree, "tree_stat": tree_stat, "outside": outside_stat,
+            "result": _result_to_dict(result)}))
 
     def _recorded(self, path: str):
         st = _stat(path)
-        if st is None or st[0] > self.started_ns:
-            return None
-        if st[0] > self.started_ns - RACY_NS:
-            st[0] = UNTRUSTED_MTIME
-        return st
+        return None if st is None else recorded_stat(st, self.started_ns)
 
 
 def _result_to_dict(r: RunResult) -> dict:
