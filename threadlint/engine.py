@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import gc
 import os
+import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
 from threadlint import __version__, adapter, jsonio, parallel
 from threadlint.facts import AsmFile, Program, Project, TU
 from threadlint.finding import Finding, compute_fingerprint
-from threadlint.frontend import asm as asm_scanner
+from threadlint.frontend import asm as asm_scanner, pch
 from threadlint.inputs import BuildConfig, tree_files
 from threadlint.sources import SourceLines
 from threadlint.result import ConfigInfo, RuleMeta, RunResult
@@ -31,6 +32,7 @@ class Options:
     cache: object = None          # threadlint.cache.FactCache or None
     progress: object = None       # callable(done, total) or None
     tree: list[str] | None = None  # the run's listing of root (default: taken here)
+    pch: bool = True              # shared precompiled prefix headers (frontend.pch)
 
 
 @dataclass
@@ -185,8 +187,21 @@ def _parse(todo: list[_CJob], opts: Options, while_waiting) -> None:
     # assembly scanner below needs it in this process anyway).
     import threadlint.frontend.parse  # noqa: F401
     todo = sorted(todo, key=lambda j: (-_size(j.path), j.path, j.args))
-    specs = [("c", j.path, j.args) for j in todo]
-    runner = parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_waiting)
+    prefixes = _shared_prefixes(todo) if opts.pch else [None] * len(todo)
+    with tempfile.TemporaryDirectory(prefix="threadlint-pch-") as pch_dir:
+        specs = [("c", j.path, j.args, prefix, pch_dir) for j, prefix in zip(todo, prefixes)]
+        _collect(todo, parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_waiting), opts)
+
+
+def _shared_prefixes(todo: list[_CJob]) -> list[str | None]:
+    """Each job's leading #include when other jobs with its arguments share it
+    (worth one precompiled header between them), else None."""
+    directives = [pch.prefix_directive(j.path, j.args) for j in todo]
+    uses = Counter((d, j.args) for d, j in zip(directives, todo) if d)
+    return [d if d and uses[d, j.args] >= pch.MIN_GROUP else None for d, j in zip(directives, todo)]
+
+
+def _collect(todo: list[_CJob], runner, opts: Options) -> None:
     done = 0
     for i, ok, payload in runner:
         job = todo[i]

@@ -5,10 +5,10 @@ from __future__ import annotations
 def run_job(job: tuple):
     kind = job[0]
     if kind == "c":
-        _, path, args = job
+        _, path, args, prefix, pch_dir = job
         from threadlint.frontend.parse import parse_c
         from threadlint.jsonio import dumps
         # JSON bytes, not a dict: the engine decodes them once and stores the
         # same bytes in the fact cache (no pickle round trip, no re-encoding)
-        return dumps(parse_c(path, list(args)))
+        return dumps(parse_c(path, list(args), prefix, pch_dir))
     raise ValueError(f"unknown job kind {kind!r}")

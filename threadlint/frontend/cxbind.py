@@ -89,6 +89,7 @@ _PROTOS = {
     "clang_Cursor_getArgument": ([CXCursor, c_uint], CXCursor),
     "clang_getFileName": ([c_void_p], CXString),
     "clang_getInclusions": ([c_void_p, INCLUSION_VISITOR, c_void_p], None),
+    "clang_isFileMultipleIncludeGuarded": ([c_void_p, c_void_p], c_uint),
     "clang_isConstQualifiedType": ([CXType], c_uint),
     # constants, layouts and preprocessor-skipped ranges (port rules TL501/TL601)
     "clang_Cursor_Evaluate": ([CXCursor], c_void_p),

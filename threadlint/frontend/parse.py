@@ -12,11 +12,13 @@ import clang.cindex as cindex
 
 from threadlint.frontend import cxbind
 from threadlint.frontend.cfacts import TUExtractor
+from threadlint.frontend.pch import Prefixes
 
 PARSE_OPTIONS = (cindex.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD
                  | cindex.TranslationUnit.PARSE_INCOMPLETE)
 _UNKNOWN_ARG = re.compile(r"unknown argument:? '([^']+)'")
 _index = None
+_prefixes = Prefixes()
 
 
 def index() -> cindex.Index:
@@ -41,17 +43,37 @@ def _diagnostics(tu, limit: int = 20):
     return out
 
 
-def parse_c(path: str, args: list[str]) -> dict:
+def has_errors(tu) -> bool:
+    return any(d.severity >= cindex.Diagnostic.Error for d in tu.diagnostics)
+
+
+def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str | None = None) -> dict:
     """Facts for ``path`` compiled with ``args`` (already sanitised/adapted).
 
     Returns ``{"facts", "diagnostics", "includes", "dropped_args"}``.  Arguments
     libclang rejects as unknown are dropped and the parse is retried once; the
     dropped arguments are reported so the user can see the adaptation.
+    ``prefix``: the file's leading ``#include`` line, shared with other TUs and
+    worth a precompiled header in ``pch_dir`` (``threadlint.frontend.pch``).
     """
     with open(path, "rb") as fh:
         source = fh.read()
     dropped: list[str] = []
-    tu = _parse(path, args, source)
+    tu, pch_deps, used_pch = None, [], False
+    built = _prefixes.get(prefix, args, pch_dir) if prefix and pch_dir else None
+    if built is not None:
+        try:
+            tu = _parse(path, args + ["-include-pch", built[0]], source)
+        except cindex.TranslationUnitLoadError:     # e.g. a header changed since the PCH was built
+            tu = None
+        if tu is not None and has_errors(tu):
+            tu = None               # the plain parse decides, and reports, what is wrong
+        if tu is None:
+            _prefixes.reject(prefix, args, pch_dir)
+        else:
+            pch_deps, used_pch = built[1], True
+    if tu is None:
+        tu = _parse(path, args, source)
     diags = _diagnostics(tu)
     unknown = {m.group(1) for d in diags for m in [_UNKNOWN_ARG.search(d["message"])] if m}
     if unknown:
@@ -60,11 +82,12 @@ def parse_c(path: str, args: list[str]) -> dict:
         tu = _parse(path, args, source)
         diags = _diagnostics(tu)
     facts = TUExtractor(tu.obj, path, source).extract()
-    includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj)})
+    # headers read through the PCH are not in the TU's own inclusion list
+    includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj)}.union(pch_deps))
     sensitive = live_macro_mentions(tu, [path] + includes, source, CODEGEN_MACROS)
     del tu
     return {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped,
-            "live_codegen_macros": sensitive}
+            "live_codegen_macros": sensitive, "pch": used_pch}
 
 
 # Macros that code-generation-only flags (-fPIC, -fPIE) predefine.  Entries
