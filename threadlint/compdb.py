@@ -256,10 +256,8 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
             args.extend([a, _abspath(nxt, directory) if a in _PATH_WITH_VALUE else nxt])
             i += 2
             continue
-        for flag in _JOINED_PATH:
-            if a.startswith(flag) and len(a) > len(flag):
-                a = flag + _abspath(a[len(flag):], directory)
-                break
+        if a.startswith(_JOINED_PATH):
+            a = _joined_path(a, directory)
         args.append(a)
         i += 1
     return args, dropped
@@ -280,6 +278,15 @@ def _drop_count(a: str) -> int:
     if any(f in _DROP_EXACT or f.startswith(_DROP_PREFIXES) for f in forms):
         return 1
     return 0
+
+
+@functools.lru_cache(maxsize=65536)
+def _joined_path(a: str, directory: str) -> str:
+    """``-Irel`` -> ``-I/abs/rel`` (and the other joined path flags)."""
+    for flag in _JOINED_PATH:
+        if a.startswith(flag) and len(a) > len(flag):
+            return flag + _abspath(a[len(flag):], directory)
+    return a
 
 
 @functools.lru_cache(maxsize=65536)

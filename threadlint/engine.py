@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
 from threadlint import __version__, adapter, jsonio, parallel
-from threadlint.facts import AsmFile, Program, Project, TU
+from threadlint.facts import AsmFile, Program, Project, TU, function_index
 from threadlint.finding import Finding, compute_fingerprint
 from threadlint.frontend import asm as asm_scanner, pch
 from threadlint.inputs import BuildConfig, tree_files
@@ -42,6 +42,11 @@ class _CJob:
     pic_variants: list[tuple[str, ...]] = field(default_factory=list)
     result: dict | None = None
     failure: str = ""
+    index: dict | None = None       # facts.function_index of result["facts"]
+
+    def take(self, result: dict) -> None:
+        self.result = result
+        self.index = function_index(result.get("facts") or {})
 
 
 def run(opts: Options) -> RunResult:
@@ -171,7 +176,9 @@ def _execute(job_list: list[_CJob], opts: Options) -> None:
     def decode_hits():
         # runs while the workers parse the misses
         for job, entry in hits:
-            job.result = entry.load()
+            result = entry.load()
+            if result is not None:
+                job.take(result)
 
     if not todo:
         decode_hits()
@@ -190,7 +197,15 @@ def _parse(todo: list[_CJob], opts: Options, while_waiting) -> None:
     prefixes = _shared_prefixes(todo) if opts.pch else [None] * len(todo)
     with tempfile.TemporaryDirectory(prefix="threadlint-pch-") as pch_dir:
         specs = [("c", j.path, j.args, prefix, pch_dir) for j, prefix in zip(todo, prefixes)]
-        _collect(todo, parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_waiting), opts)
+        _collect(todo, parallel.run(specs, opts.jobs, opts.timeout,
+                                    while_waiting=lambda: _while_parsing(while_waiting)), opts)
+
+
+def _while_parsing(then) -> None:
+    """Work of this process that overlaps the workers' parsing."""
+    import threadlint.callgraph  # noqa: F401  (networkx: ~0.1 s of imports the model needs next)
+    if then is not None:
+        then()
 
 
 def _shared_prefixes(todo: list[_CJob]) -> list[str | None]:
@@ -206,7 +221,7 @@ def _collect(todo: list[_CJob], runner, opts: Options) -> None:
     for i, ok, payload in runner:
         job = todo[i]
         if ok:
-            job.result = jsonio.loads(payload)
+            job.take(jsonio.loads(payload))
             if opts.cache:
                 opts.cache.put(job.path, job.args, job.result, raw=payload)
         else:
@@ -240,10 +255,13 @@ def _rel(root: str, path: str) -> str:
 def _tu(root: str, job: _CJob) -> TU:
     res = job.result or {}
     diags = [dict(d, path=_rel(root, d["path"]) if d.get("path") else "") for d in res.get("diagnostics", [])]
-    return TU(path=_rel(root, job.path), abspath=job.path, args=job.args,
-              facts=res.get("facts", {"functions": [], "globals": [], "records": [], "macros": [],
-                                      "top_events": []}),
-              includes=res.get("includes", []), diagnostics=diags, crashed=job.failure)
+    tu = TU(path=_rel(root, job.path), abspath=job.path, args=job.args,
+            facts=res.get("facts", {"functions": [], "globals": [], "records": [], "macros": [],
+                                    "top_events": []}),
+            includes=res.get("includes", []), diagnostics=diags, crashed=job.failure)
+    if job.index is not None and "facts" in res:
+        tu.share_index(job.index)
+    return tu
 
 
 def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:

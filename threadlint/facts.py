@@ -113,31 +113,47 @@ class TU:
         memo = self.__dict__.setdefault("_nodes_memo", {})
         hit = memo.get(id(fn))
         if hit is None or hit[0] is not fn:         # keep fn alive: its id stays unique
-            # walk()'s pre-order, inlined: this runs over every body once
-            nodes: list[dict] = []
-            by_kind: dict[str, list] = {}
-            stack = list(fn["body"])
-            stack.reverse()
-            pop, extend, add = stack.pop, stack.extend, nodes.append
-            while stack:
-                n = pop()
-                add(n)
-                same = by_kind.get(n["k"])
-                if same is None:
-                    by_kind[n["k"]] = [n]
-                else:
-                    same.append(n)
-                sub = n.get("sub")
-                if sub:
-                    extend(reversed(sub))
-            hit = memo[id(fn)] = (fn, nodes, by_kind)
+            hit = memo[id(fn)] = (fn, *_index_body(fn))
         return hit[1], hit[2]
+
+    def share_index(self, memo: dict) -> None:
+        """Use an index built by ``function_index`` over these very facts."""
+        self.__dict__["_nodes_memo"] = memo
 
     def calls(self):
         """(function, call-event) for every call in the TU."""
         for fn in self.functions:
             for node in self.fn_calls(fn):
                 yield fn, node
+
+
+def function_index(facts: dict) -> dict:
+    """The per-function node index ``TU.nodes``/``of_kind`` use, for every
+    function of ``facts``.  The engine builds it as each TU's facts arrive,
+    while the workers still parse, instead of on first use by a rule."""
+    return {id(fn): (fn, *_index_body(fn)) for fn in facts.get("functions", ())}
+
+
+def _index_body(fn: dict):
+    """(nodes in pre-order, nodes by kind) of one function body: ``walk()``'s
+    pre-order, inlined, since this runs over every body of the program."""
+    nodes: list[dict] = []
+    by_kind: dict[str, list] = {}
+    stack = list(fn["body"])
+    stack.reverse()
+    pop, extend, add = stack.pop, stack.extend, nodes.append
+    while stack:
+        n = pop()
+        add(n)
+        same = by_kind.get(n["k"])
+        if same is None:
+            by_kind[n["k"]] = [n]
+        else:
+            same.append(n)
+        sub = n.get("sub")
+        if sub:
+            extend(reversed(sub))
+    return nodes, by_kind
 
 
 @dataclass

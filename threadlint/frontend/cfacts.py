@@ -79,6 +79,7 @@ class TUExtractor:
         self._ob = ctypes.c_uint()
         self._fref = ctypes.byref(self._fb)
         self._oref = ctypes.byref(self._ob)
+        self._referenced: dict[bytes, tuple] = {}
 
     # -- locations -------------------------------------------------------
     def _exp(self, loc):
@@ -130,17 +131,20 @@ class TUExtractor:
             return tops, macros
         curs = (CXCursor * n)()
         L.clang_annotateTokens(self.tu, toks, n, curs)
-        # Read every cursor's kind and data words at once (a CXCursor is 8
-        # ints wide on 64-bit): per-element ctypes access costs ~1 us each.
+        # Read every cursor's kind at once through a memoryview (a CXCursor is
+        # 8 ints wide on 64-bit): per-element ctypes access costs ~1 us each,
+        # and converting all 8 words of every token to Python ints costs more
+        # than the whole filter.
         words = ctypes.sizeof(CXCursor) // ctypes.sizeof(ctypes.c_int)
-        raw = (ctypes.c_int * (n * words)).from_buffer(curs)[:]
+        raw = memoryview(curs).cast("B")
+        kinds = raw.cast("i")[::words].tolist()
+        size = ctypes.sizeof(CXCursor)
         seen = set()
-        kinds = raw[0::words]
         wanted = [i for i, k in enumerate(kinds)
                   if k == MACRO_INSTANTIATION or 1 <= k <= LAST_DECL or k == STATIC_ASSERT]
         for i in wanted:
             k = kinds[i]
-            ident = tuple(raw[i * words:(i + 1) * words])
+            ident = raw[i * size:(i + 1) * size].tobytes()
             if ident in seen:
                 continue
             seen.add(ident)
@@ -297,7 +301,10 @@ class TUExtractor:
     # -- the visitor -----------------------------------------------------
     def _walk(self, top, root: _Node, skip_init_lists: bool):
         L = self.L
-        hashc = L.clang_hashCursor
+        # A cursor's identity is its bytes: the struct a child sees as its
+        # parent is the one its parent was visited as (checked on the corpus:
+        # identical facts), and bytes() is 2x cheaper than clang_hashCursor.
+        hashc = bytes
         getloc = L.clang_getCursorLocation
         main_off = self._main_off
         macro_starts = self.macro_starts
@@ -411,16 +418,28 @@ class TUExtractor:
         return _Node("call", info, off)
 
     def _declref(self, c, off, own, ident):
-        L = self.L
-        ref = L.clang_getCursorReferenced(c)
-        if L.clang_Cursor_isNull(ref):
+        ref = self.L.clang_getCursorReferenced(c)
+        key = bytes(ref)
+        described = self._referenced.get(key)
+        if described is None:
+            described = self._referenced[key] = self._describe_referenced(ref)
+        kind, info = described
+        if kind is None:
             return None
+        if kind == "fref" and own.kind == "call" and not ident.get(id(own), True):
+            ident[id(own)] = True          # the callee itself
+            return None
+        return _Node(kind, dict(info), off)
+
+    def _describe_referenced(self, ref):
+        """(event kind, info) for a declaration a DeclRefExpr names (memoised
+        per declaration: most references name a parameter or global again)."""
+        L = self.L
+        if L.clang_Cursor_isNull(ref):
+            return None, None
         rk = ref.kind
         if rk == FUNCTION_DECL:
-            if own.kind == "call" and not ident.get(id(own), True):
-                ident[id(own)] = True          # the callee itself
-                return None
-            return _Node("fref", {"n": self._spell(ref)}, off)
+            return "fref", {"n": self._spell(ref)}
         if rk == VAR_DECL:
             sp = L.clang_getCursorSemanticParent(ref)
             if sp.kind == TRANSLATION_UNIT:
@@ -432,10 +451,10 @@ class TUExtractor:
             info = {"n": self._spell(ref), "s": scope, "t": self._type(ref)}
             if scope != "local" and L.clang_getCursorTLSKind(ref) != 0:
                 info["tls"] = True
-            return _Node("ref", info, off)
+            return "ref", info
         if rk == PARM_DECL:
-            return _Node("ref", {"n": self._spell(ref), "s": "param", "t": self._type(ref)}, off)
-        return None
+            return "ref", {"n": self._spell(ref), "s": "param", "t": self._type(ref)}
+        return None, None
 
     def _member(self, c, off):
         L = self.L

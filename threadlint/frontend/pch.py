@@ -80,6 +80,7 @@ class Prefixes:
 
     def _build(self, directive: str, args: list[str], pch_dir: str):
         from threadlint.frontend import cxbind
+        from threadlint.fsutil import atomic_write_bytes
         from threadlint.frontend.parse import PARSE_OPTIONS, has_errors, index
 
         digest = hashlib.sha1(repr((directive, args)).encode()).hexdigest()[:20]
@@ -87,8 +88,7 @@ class Prefixes:
         stem = os.path.join(pch_dir, f"{digest}-{os.getpid()}")
         prefix, pch = stem + ".h", stem + ".pch"
         try:
-            with open(prefix, "w", encoding="utf-8") as fh:
-                fh.write(directive)
+            atomic_write_bytes(prefix, directive.encode("utf-8"), durable=False)
             tu = index().parse(prefix, args=list(args) + ["-x", "c-header"], options=PARSE_OPTIONS)
             if has_errors(tu) or not _guarded_header(tu):
                 return None
