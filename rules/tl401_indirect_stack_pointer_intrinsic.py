@@ -1,8 +1,10 @@
+import operator
 import re
 
 from threadlint.registry import Rule
 from threadlint_rules._port import identifiers, plist
 
+_NAME = operator.itemgetter("n")
 _ASM_CALL = re.compile(r"\b(?:call|return_call)\s+([A-Za-z_]\w*)")
 
 
@@ -104,19 +106,18 @@ def _wrappers(program, named, globals_):
                 out.add(fn["name"])
     for tu in program.tus:
         for fn in tu.functions:
-            nodes = tu.nodes(fn)
-            touches = any((n["k"] == "ref" and n["n"] in globals_) or
-                          (n["k"] == "asm" and identifiers(n.get("x", "")) & globals_)
-                          for n in nodes)
-            if touches and all(n["k"] != "call" or n["n"] in named or
-                               n["n"].startswith("__builtin_") for n in nodes):
+            touches = not globals_.isdisjoint(map(_NAME, tu.of_kind(fn, "ref"))) or \
+                any(identifiers(n.get("x", "")) & globals_ for n in tu.of_kind(fn, "asm"))
+            if touches and all(n["n"] in named or n["n"].startswith("__builtin_")
+                               for n in tu.of_kind(fn, "call")):
                 out.add(fn["name"])
     return out
 
 
 def _accessor_calls(tu, fn, wrappers):
     """(name, line, col, how) for calls to wrappers, C or inside inline assembly."""
-    for n in tu.nodes(fn):
+    # in source order; only functions with inline assembly need every node
+    for n in tu.nodes(fn) if tu.of_kind(fn, "asm") else tu.of_kind(fn, "call"):
         if n["k"] == "call" and not n.get("ind") and n["n"] in wrappers and n["n"] != fn["name"]:
             yield n["n"], n["l"], n["c"], "calls"
         elif n["k"] == "asm":

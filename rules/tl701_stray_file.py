@@ -1,6 +1,7 @@
 import fnmatch
 import os
 import posixpath
+import re
 
 from threadlint.registry import Rule
 from threadlint_rules._port import plist, pvalue
@@ -58,7 +59,9 @@ class StrayFile(Rule):
         distance = pvalue(prof, "stray_files.max_distance", 1)
         backups = plist(prof, "stray_files.backup_patterns")
         ignore = plist(prof, "stray_files.ignore")
-        tree = [f for f in project.tree_files if not any(fnmatch.fnmatchcase(f, g) for g in ignore)]
+        ignored = _any_glob(ignore)
+        is_backup = _any_glob(backups)
+        tree = [f for f in project.tree_files if not ignored(f)]
 
         built: dict[str, set[str]] = {}          # path -> configurations building it
         for program in project.programs:
@@ -78,11 +81,11 @@ class StrayFile(Rule):
 
         for rel in tree:
             base = posixpath.basename(rel)
-            if any(ch.isspace() for ch in rel):
+            if _SPACE.search(rel):
                 yield self.finding(f"file name contains whitespace: '{rel}'", rel, 1,
                                    key="whitespace")
                 continue
-            if any(fnmatch.fnmatchcase(base, pat) for pat in backups):
+            if is_backup(base):
                 yield self.finding(f"backup or editor file '{base}' is in the source tree",
                                    rel, 1, key="backup")
                 continue
@@ -111,6 +114,17 @@ class StrayFile(Rule):
             if empty:
                 yield self.finding(f"empty source file is compiled ({', '.join(sorted(configs))})",
                                    path, 1, configs=tuple(sorted(configs)), key="empty")
+
+
+_SPACE = re.compile(r"\s")
+
+
+def _any_glob(patterns):
+    """One compiled matcher for a list of fnmatch patterns (case-sensitive):
+    the tree has thousands of files."""
+    if not patterns:
+        return lambda name: False
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)).match
 
 
 def _distance(a: str, b: str) -> int:

@@ -247,3 +247,28 @@ def test_while_waiting_runs_once_after_the_workers_have_jobs(fake_jobs):
     calls.clear()
     assert list(parallel.run([], 2, timeout=30, while_waiting=lambda: calls.append(1))) == []
     assert calls == [1]
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_jobs_appended_while_running_run_in_the_same_workers(fake_jobs, n_workers):
+    jobs = [("c", "/x/a.c", ())]
+    seen, pids = [], set()
+
+    def more():                                 # e.g. decoding cache hits finds work
+        jobs.append(("c", "/x/b.c", ()))
+
+    for i, ok, payload in parallel.run(jobs, n_workers, timeout=30, while_waiting=more):
+        assert ok
+        seen.append(payload["name"])
+        pids.add(payload["pid"])
+        if payload["name"] in ("a.c", "b.c"):   # a result that asks for follow-ups
+            jobs.append(("c", f"/x/{payload['name']}.more.c", ()))
+    assert sorted(seen) == ["a.c", "a.c.more.c", "b.c", "b.c.more.c"]
+    assert len(pids) <= n_workers and os.getpid() not in pids
+    assert not mp.active_children()
+
+
+def test_jobs_added_by_while_waiting_to_an_empty_run_are_run(fake_jobs):
+    jobs = []
+    results = list(parallel.run(jobs, 2, timeout=30, while_waiting=lambda: jobs.append(("c", "/x/late.c", ()))))
+    assert [(i, ok, p["name"]) for i, ok, p in results] == [(0, True, "late.c")]

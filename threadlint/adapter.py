@@ -9,6 +9,8 @@ dropped at parse time (``threadlint.frontend.parse``).
 """
 from __future__ import annotations
 
+import functools
+
 # Flags that change code generation only; two entries differing only in these
 # parse to the same AST except for the macros listed (see engine dedupe).
 CODEGEN_ONLY_PREFIXES = ("-W", "-fvisibility", "-g", "-fdiagnostics", "-fno-diagnostics",
@@ -42,6 +44,11 @@ def adapt(args, profile, clang_major: int) -> list[str]:
 
 def dedupe_key(args) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(args that matter for the AST, PIC-like flags that only add macros)."""
+    return _dedupe_key(tuple(args))
+
+
+@functools.lru_cache(maxsize=8192)          # the engine asks for every entry, twice
+def _dedupe_key(args: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     kept, pic = [], []
     for a in args:
         if a in PIC_FLAGS:

@@ -139,10 +139,8 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
         jobs[key] = _CJob(key[0], arg_lists[0], arg_lists[1:])
 
     # 2. Parse (cache first, then workers, most expensive first).
-    _execute(list(jobs.values()), opts)
-    # 2b. PIC variants matter only when a file of the TU tests the PIC macros.
-    extra = _pic_followups(jobs.values())
-    _execute(extra, opts)
+    # PIC variants matter only when a file of the TU tests the PIC macros.
+    extra = _execute(list(jobs.values()), opts)
     variant_results = {(j.path, j.args): j for j in extra}
 
     # 3. Program model per configuration.
@@ -164,48 +162,59 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
     return Project(root, opts.profile, programs, tree), infos
 
 
-def _execute(job_list: list[_CJob], opts: Options) -> None:
-    todo, hits = [], []
+def _execute(job_list: list[_CJob], opts: Options) -> list[_CJob]:
+    """Give every job its result: from the cache, else from the workers (most
+    expensive first).  A job whose result shows that a file of the TU tests a
+    PIC-like macro gets its PIC variants parsed too, by the same workers as soon
+    as that is known; returns those variant jobs."""
+    misses, hits = [], []
     for job in job_list:
         entry = opts.cache.lookup(job.path, job.args) if opts.cache else None
         if entry is not None:
             hits.append((job, entry))
         else:
-            todo.append(job)
-
-    def decode_hits():
-        # runs while the workers parse the misses
-        for job, entry in hits:
-            result = entry.load()
-            if result is not None:
-                job.take(result)
-
-    if not todo:
-        decode_hits()
-    else:
-        _parse(todo, opts, decode_hits)
-    late = [job for job, _ in hits if job.result is None]    # undecodable despite its checksum
-    if late:
-        _parse(late, opts, None)
-
-
-def _parse(todo: list[_CJob], opts: Options, while_waiting) -> None:
-    # Imported before the workers fork, so that each starts with it loaded (the
-    # assembly scanner below needs it in this process anyway).
-    import threadlint.frontend.parse  # noqa: F401
-    todo = sorted(todo, key=lambda j: (-_size(j.path), j.path, j.args))
-    prefixes = _shared_prefixes(todo) if opts.pch else [None] * len(todo)
+            misses.append(job)
+    if misses:
+        # Imported before the workers fork, so that each starts with it loaded
+        # (the assembly scanner needs it in this process anyway).
+        import threadlint.frontend.parse  # noqa: F401
+    misses.sort(key=lambda j: (-_size(j.path), j.path, j.args))
+    prefixes = _shared_prefixes(misses) if opts.pch else [None] * len(misses)
+    variants: list[_CJob] = []
     with tempfile.TemporaryDirectory(prefix="threadlint-pch-") as pch_dir:
-        specs = [("c", j.path, j.args, prefix, pch_dir) for j, prefix in zip(todo, prefixes)]
-        _collect(todo, parallel.run(specs, opts.jobs, opts.timeout,
-                                    while_waiting=lambda: _while_parsing(while_waiting)), opts)
+        batch: list[_CJob] = []
+        specs: list[tuple] = []         # grows while the workers run (parallel.run)
 
+        def parse(job: _CJob, prefix: str | None = None) -> None:
+            batch.append(job)
+            specs.append(("c", job.path, job.args, prefix, pch_dir))
 
-def _while_parsing(then) -> None:
-    """Work of this process that overlaps the workers' parsing."""
-    import threadlint.callgraph  # noqa: F401  (networkx: ~0.1 s of imports the model needs next)
-    if then is not None:
-        then()
+        def settled(job: _CJob) -> None:
+            for vj in _pic_variants(job):
+                variants.append(vj)
+                entry = opts.cache.lookup(vj.path, vj.args) if opts.cache else None
+                result = entry.load() if entry is not None else None
+                if result is None:
+                    parse(vj)
+                else:
+                    vj.take(result)
+
+        def while_parsing() -> None:
+            """This process's work that overlaps the workers' parsing."""
+            import threadlint.callgraph  # noqa: F401  (networkx: ~0.1 s of imports the model needs)
+            for job, entry in hits:
+                result = entry.load()
+                if result is None:
+                    parse(job)          # undecodable despite its checksum
+                else:
+                    job.take(result)
+                    settled(job)
+
+        for job, prefix in zip(misses, prefixes):
+            parse(job, prefix)
+        _collect(batch, parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_parsing),
+                 opts, settled)
+    return variants
 
 
 def _shared_prefixes(todo: list[_CJob]) -> list[str | None]:
@@ -216,19 +225,20 @@ def _shared_prefixes(todo: list[_CJob]) -> list[str | None]:
     return [d if d and uses[d, j.args] >= pch.MIN_GROUP else None for d, j in zip(directives, todo)]
 
 
-def _collect(todo: list[_CJob], runner, opts: Options) -> None:
+def _collect(batch: list[_CJob], runner, opts: Options, settled) -> None:
     done = 0
     for i, ok, payload in runner:
-        job = todo[i]
+        job = batch[i]
         if ok:
             job.take(jsonio.loads(payload))
             if opts.cache:
                 opts.cache.put(job.path, job.args, job.result, raw=payload)
+            settled(job)
         else:
             job.failure = str(payload)
         done += 1
         if opts.progress:
-            opts.progress(done, len(todo))
+            opts.progress(done, len(batch))
 
 
 def _size(path: str) -> int:
@@ -238,17 +248,18 @@ def _size(path: str) -> int:
         return 0
 
 
-def _pic_followups(jobs) -> list[_CJob]:
+def _pic_variants(job: _CJob) -> list[_CJob]:
     """Variants differing only in -fPIC-like flags are parsed too when the TU
     tests one of the macros those flags define in live preprocessor code."""
-    out = []
-    for job in jobs:
-        if job.pic_variants and job.result is not None and job.result.get("live_codegen_macros"):
-            out.extend(_CJob(job.path, v) for v in job.pic_variants)
-    return out
+    if job.pic_variants and job.result is not None and job.result.get("live_codegen_macros"):
+        return [_CJob(job.path, v) for v in job.pic_variants]
+    return []
 
 
 def _rel(root: str, path: str) -> str:
+    prefix = root.rstrip(os.sep) + os.sep
+    if path.startswith(prefix) and os.path.isabs(root) and os.path.normpath(path) == path:
+        return path[len(prefix):].replace(os.sep, "/")     # relpath, without its normalising
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 

@@ -78,22 +78,28 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
         memory_mb: int | None = None, while_waiting=None) -> Iterator[tuple[int, bool, object]]:
     """Yield (index, ok, payload) for every job, in completion order.
 
+    ``jobs`` may grow: jobs the caller appends while iterating (or from
+    ``while_waiting``) run too, in the same workers.
     ``while_waiting``: called once in this process after the workers have their
     first jobs, before the first result is awaited (work that can overlap them).
     """
+    if not jobs and while_waiting:
+        while_waiting()
+        while_waiting = None
     if not jobs:
-        if while_waiting:
-            while_waiting()
         return
     if timeout is not None and not 0 < timeout < float("inf"):
         timeout = None                  # 0, inf: no limit
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
     memory_mb = memory_limit_mb() if memory_mb is None else memory_mb
-    todo = deque(range(len(jobs)))
+    todo: deque[int] = deque()
+    queued = 0                          # jobs[:queued] are in todo or done
     workers: list[_Worker] = []
+    n_workers = max(1, n_workers)
 
     def assign(w: _Worker):
-        """Give ``w`` the next job; yields a failure if the worker is already dead."""
+        """Give ``w`` the next job (it stays idle when there is none); yields a
+        failure if the worker is already dead."""
         while todo:
             i = todo.popleft()
             if w.give(i, jobs[i]):
@@ -103,15 +109,26 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
             workers.remove(w)
             w = _Worker(ctx, memory_mb, workers)
             workers.append(w)
-        w.give(None)
+        w.job = None
+
+    def feed():
+        """Queue jobs appended since last time; put idle workers, then new ones, on them."""
+        nonlocal queued
+        todo.extend(range(queued, len(jobs)))
+        queued = len(jobs)
+        for w in [w for w in workers if w.job is None]:
+            if todo:
+                yield from assign(w)
+        while todo and len(workers) < n_workers:
+            w = _Worker(ctx, memory_mb, workers)
+            workers.append(w)
+            yield from assign(w)
 
     try:
-        for _ in range(max(1, min(n_workers, len(jobs)))):
-            workers.append(_Worker(ctx, memory_mb, workers))
-        for w in list(workers):
-            yield from assign(w)
+        yield from feed()
         if while_waiting:
             while_waiting()
+            yield from feed()
         while any(w.job is not None for w in workers):
             busy = [w for w in workers if w.job is not None]
             wait_for = timeout - (time.monotonic() - min(w.since for w in busy)) if timeout else None
@@ -127,7 +144,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                     else:
                         w.job = None
                         yield i, ok, payload
-                        yield from assign(w)
+                        yield from feed()
                         continue
                 elif w.proc.sentinel not in ready and not (timeout and now - w.since >= timeout):
                     continue
@@ -138,10 +155,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                 w.stop(kill=True)
                 workers.remove(w)
                 yield i, False, reason
-                if todo:
-                    nw = _Worker(ctx, memory_mb, workers)
-                    workers.append(nw)
-                    yield from assign(nw)
+                yield from feed()
     finally:
         for w in workers:
             if w.proc.is_alive() and w.job is None:
