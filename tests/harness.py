@@ -77,14 +77,19 @@ def write_databases(fixture_dir: str, out_dir: str) -> list[str]:
     return specs
 
 
-def run_rules(fixture_dir: str, tmp_dir: str, select: list[str], profile: str = "wasi-libc"):
-    """Findings of the selected rules on a fixture directory."""
+def run_rules_opts(fixture_dir: str, tmp_dir: str, select: list[str] | None = None,
+                   profile: str = "wasi-libc") -> engine.Options:
+    """Engine options for the selected rules (default: all) on a fixture directory."""
     specs = write_databases(fixture_dir, tmp_dir)
     prof = profile_mod.load(profile, registry.profile_schema())
     configs = load_configs(specs, fixture_dir, None)
-    opts = engine.Options(root=fixture_dir, configs=configs, profile=prof,
+    return engine.Options(root=fixture_dir, configs=configs, profile=prof,
                           rules=registry.decide(select, None), jobs=1)
-    return engine.run(opts).findings
+
+
+def run_rules(fixture_dir: str, tmp_dir: str, select: list[str], profile: str = "wasi-libc"):
+    """Findings of the selected rules on a fixture directory."""
+    return engine.run(run_rules_opts(fixture_dir, tmp_dir, select, profile)).findings
 
 
 def actual(findings) -> set[tuple[str, int, str]]:
