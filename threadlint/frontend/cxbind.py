@@ -112,14 +112,20 @@ def included_files(tu_ptr) -> list[str]:
     ``TranslationUnit.get_includes`` builds a location object per inclusion;
     this keeps only the file handles (measured: 0.36 s -> 0.1 s on 905 TUs)."""
     L = lib()
-    handles: set[int] = set()
+    return [to_str(L.clang_getFileName(h)) for h in set(included_handles(tu_ptr))]
 
-    def visit(file_ptr, _stack, depth, _data):
-        if depth > 0:
-            handles.add(file_ptr)
 
-    L.clang_getInclusions(tu_ptr, INCLUSION_VISITOR(visit), None)
-    return [to_str(L.clang_getFileName(h)) for h in handles]
+def included_handles(tu_ptr, depth: int | None = None) -> list[int]:
+    """``CXFile`` handles of the TU's inclusions, in inclusion order: all of
+    them, or only those at ``depth`` (1: included by the main file)."""
+    handles: list[int] = []
+
+    def visit(file_ptr, _stack, d, _data):
+        if d > 0 and (depth is None or d == depth):
+            handles.append(file_ptr)
+
+    lib().clang_getInclusions(tu_ptr, INCLUSION_VISITOR(visit), None)
+    return handles
 
 
 def lib():

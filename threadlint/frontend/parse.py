@@ -44,7 +44,7 @@ def _diagnostics(tu, limit: int = 20):
 
 
 def has_errors(tu) -> bool:
-    return any(d.severity >= cindex.Diagnostic.Error for d in tu.diagnostics)
+    return bool(_diagnostics(tu, limit=1))
 
 
 def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str | None = None) -> dict:
@@ -64,17 +64,17 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
     if built is not None:
         try:
             tu = _parse(path, args + ["-include-pch", built[0]], source)
+            diags = _diagnostics(tu)
         except cindex.TranslationUnitLoadError:     # e.g. a header changed since the PCH was built
             tu = None
-        if tu is not None and has_errors(tu):
+        if tu is None or diags:
             tu = None               # the plain parse decides, and reports, what is wrong
-        if tu is None:
             _prefixes.reject(prefix, args, pch_dir)
         else:
             pch_deps, used_pch = built[1], True
     if tu is None:
         tu = _parse(path, args, source)
-    diags = _diagnostics(tu)
+        diags = _diagnostics(tu)
     unknown = {m.group(1) for d in diags for m in [_UNKNOWN_ARG.search(d["message"])] if m}
     if unknown:
         dropped = sorted(unknown)

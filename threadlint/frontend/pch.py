@@ -103,12 +103,5 @@ def _guarded_header(tu) -> bool:
     """Is the header the prefix includes include-guarded (a second #include adds nothing)?"""
     from threadlint.frontend import cxbind
 
-    L = cxbind.lib()
-    direct: list[int] = []
-
-    def visit(file_ptr, _stack, depth, _data):
-        if depth == 1:
-            direct.append(file_ptr)
-
-    L.clang_getInclusions(tu.obj, cxbind.INCLUSION_VISITOR(visit), None)
-    return len(direct) == 1 and bool(L.clang_isFileMultipleIncludeGuarded(tu.obj, direct[0]))
+    direct = cxbind.included_handles(tu.obj, depth=1)
+    return len(direct) == 1 and bool(cxbind.lib().clang_isFileMultipleIncludeGuarded(tu.obj, direct[0]))
