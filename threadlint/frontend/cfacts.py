@@ -32,6 +32,8 @@ IF_STMT, SWITCH_STMT, WHILE_STMT, DO_STMT, FOR_STMT, GOTO_STMT = 205, 206, 207, 
 CONTINUE_STMT, BREAK_STMT, RETURN_STMT, ASM_STMT = 212, 213, 214, 215
 TRANSLATION_UNIT, MACRO_INSTANTIATION, STATIC_ASSERT = 350, 502, 602
 LAST_DECL = 39                              # CXCursor_LastDecl
+# Token annotations the scan keeps: declarations (top-level candidates) and macro expansions.
+SCANNED_KINDS = frozenset(range(1, LAST_DECL + 1)) | {MACRO_INSTANTIATION, STATIC_ASSERT}
 
 CONTROL = {IF_STMT: "if", SWITCH_STMT: "switch", WHILE_STMT: "while", DO_STMT: "do",
            FOR_STMT: "for", CASE_STMT: "case", DEFAULT_STMT: "default", LABEL_STMT: "label"}
@@ -51,18 +53,6 @@ _NEWLINE = re.compile(rb"\n")
 LEAF_KINDS = {43, 106, 107, 108, 109, 110}   # TypeRef and literals
 # Cursors that hold facts only through their children.
 TRANSPARENT_KINDS = {UNEXPOSED_EXPR, 111, 113, 118, 119, 136, 231, 400, 116}
-
-
-class _Node:
-    """Mutable node used while visiting; converted to a dict at the end."""
-
-    __slots__ = ("kind", "info", "children", "off")
-
-    def __init__(self, kind, info, off):
-        self.kind = kind
-        self.info = info
-        self.children = []
-        self.off = off
 
 
 class TUExtractor:
@@ -140,8 +130,7 @@ class TUExtractor:
         kinds = raw.cast("i")[::words].tolist()
         size = ctypes.sizeof(CXCursor)
         seen = set()
-        wanted = [i for i, k in enumerate(kinds)
-                  if k == MACRO_INSTANTIATION or 1 <= k <= LAST_DECL or k == STATIC_ASSERT]
+        wanted = [i for i, k in enumerate(kinds) if k in SCANNED_KINDS]
         for i in wanted:
             k = kinds[i]
             ident = raw[i * size:(i + 1) * size].tobytes()
@@ -247,9 +236,9 @@ class TUExtractor:
         value = self._int_value(c, ctype) if g["definition"] else None
         if value is not None:
             g["value"] = value          # evaluated integer initialiser (TL501)
-        root = _Node("block", {}, off)
+        root = {"k": "block"}
         self._walk(c, root, True)
-        return g, [ev for ev in flatten(root.children) if ev["k"] in ("fref", "call")]
+        return g, [ev for ev in flatten(root.get("sub", ())) if ev["k"] in ("fref", "call")]
 
     def _int_value(self, c, ctype):
         """The initialiser of an integer variable as a constant, or None."""
@@ -286,110 +275,129 @@ class TUExtractor:
             p = L.clang_Cursor_getArgument(c, i)
             params.append([self._spell(p), self._type(p)])
         ret = cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorResultType(c)))
-        root = _Node("block", {}, a)
+        root = {"k": "block"}
         self._walk(c, root, False)
-        body = root.children
+        body = root.get("sub", [])
         # The walk puts parameter-less function children (body) first; the
         # compound statement is the last child of a definition.
-        blocks = [n for n in body if n.kind == "block"]
+        blocks = [n for n in body if n["k"] == "block"]
         body_node = blocks[-1] if blocks else root
         return {"name": self._spell(c), "l": line, "c": col, "end_l": end_line,
                 "static": L.clang_Cursor_getStorageClass(c) == SC_STATIC,
-                "params": params, "ret": ret, "body": [to_dict(n, self) for n in body_node.children],
+                "params": params, "ret": ret, "body": body_node.get("sub", []),
                 "_a": a, "_b": b}
 
     # -- the visitor -----------------------------------------------------
-    def _walk(self, top, root: _Node, skip_init_lists: bool):
+    def _walk(self, top, root: dict, skip_init_lists: bool):
+        """Append the event tree under cursor ``top`` to ``root["sub"]``.
+
+        Nodes are built as the serialisable dicts themselves; their children
+        go to ``"sub"`` (created on the first child)."""
         L = self.L
         # A cursor's identity is its bytes: the struct a child sees as its
         # parent is the one its parent was visited as (checked on the corpus:
         # identical facts), and bytes() is 2x cheaper than clang_hashCursor.
         hashc = bytes
         getloc = L.clang_getCursorLocation
-        main_off = self._main_off
+        getexp = L.clang_getExpansionLocation
+        fref, oref, fbox, obox = self._fref, self._oref, self._fb, self._ob
+        main_file = self.main_file
+        line_starts = self.line_starts
         macro_starts = self.macro_starts
+        leaf_kinds, transparent_kinds, control = LEAF_KINDS, TRANSPARENT_KINDS, CONTROL
         attached = set()
         owner = {hashc(top): (root, False)}
         ident = {}          # callee DECL_REF already consumed per call node
+        unowned = (root, False)
 
         def visit(c, parent, _):
             k = c.kind
-            own, own_is_control = owner.get(hashc(parent), (root, False))
-            if (k in LEAF_KINDS or k in TRANSPARENT_KINDS) and not own_is_control \
-                    and not (own.kind == "cast" and own.info["f"] is None):
-                if k in LEAF_KINDS:
+            own, own_is_control = owner.get(hashc(parent), unowned)
+            if (k in leaf_kinds or k in transparent_kinds) and not own_is_control \
+                    and not (own["k"] == "cast" and own["f"] is None):
+                if k in leaf_kinds:
                     return CONTINUE
                 if skip_init_lists and k == INIT_LIST and self._scalar_table(c):
                     return CONTINUE
                 owner[hashc(c)] = (own, False)
                 return RECURSE
-            h = hashc(c)
-            off = main_off(getloc(c))
+            getexp(getloc(c), fref, None, None, oref)
+            off = obox.value if fbox.value == main_file else -1
+            if off >= 0:
+                i = bisect.bisect_right(line_starts, off) - 1
+                line, col = i + 1, off - line_starts[i] + 1
+            else:
+                line = col = 0
             node = None
-            if k in CONTROL:
-                node = _Node(CONTROL[k], {"name": self._spell(c)} if k == LABEL_STMT else {}, off)
-            elif k == COMPOUND_STMT:
-                node = _Node("block", {}, off)
-            elif k == CALL_EXPR:
-                node = self._call(c, off)
-                ident[id(node)] = False
+            if k in control:
+                node = {"k": control[k], "l": line, "c": col}
+                if k == LABEL_STMT:
+                    node["name"] = self._spell(c)
             elif k == DECL_REF_EXPR:
-                node = self._declref(c, off, own, ident)
-            elif k == MEMBER_REF_EXPR:
-                node = self._member(c, off)
+                node = self._declref(c, line, col, own, ident)
             elif k == BINARY_OPERATOR:
-                op = L.clang_getCursorBinaryOperatorKind(c)
-                if op in ASSIGN_OPS:
-                    node = self._assign(c, off)
-            elif k == COMPOUND_ASSIGN:
-                node = self._assign(c, off)
+                if L.clang_getCursorBinaryOperatorKind(c) in ASSIGN_OPS:
+                    node = self._assign(c, line, col)
+            elif k == COMPOUND_STMT:
+                node = {"k": "block", "l": line, "c": col}
             elif k == UNARY_OPERATOR:
                 op = L.clang_getCursorUnaryOperatorKind(c)
                 if op in INCDEC_OPS:
-                    node = _Node("incdec", {}, off)
+                    node = {"k": "incdec", "l": line, "c": col}
                 elif op == ADDR_OF:
-                    node = _Node("addrof", {}, off)
+                    node = {"k": "addrof", "l": line, "c": col}
+            elif k == MEMBER_REF_EXPR:
+                node = self._member(c, line, col)
+            elif k == CALL_EXPR:
+                node = self._call(c, off, line, col)
+                ident[id(node)] = False
+            elif k == COMPOUND_ASSIGN:
+                node = self._assign(c, line, col)
             elif k == CSTYLE_CAST:
-                node = _Node("cast", {"t": self._type(c), "tc": self._canon(c), "f": None}, off)
+                node = {"k": "cast", "l": line, "c": col, "t": self._type(c), "tc": self._canon(c),
+                        "f": None}
             elif k == RETURN_STMT:
                 a, b = self._extent(c)
-                node = _Node("ret", {"v": self.text(a, b)[len("return"):].strip().rstrip(";").strip()},
-                             off)
+                node = {"k": "ret", "l": line, "c": col,
+                        "v": self.text(a, b)[len("return"):].strip().rstrip(";").strip()}
             elif k == GOTO_STMT:
-                node = _Node("goto", {"label": None}, off)
-            elif k == LABEL_REF and own.kind == "goto":
-                own.info["label"] = self._spell(c)
+                node = {"k": "goto", "l": line, "c": col, "label": None}
+            elif k == LABEL_REF and own["k"] == "goto":
+                own["label"] = self._spell(c)
             elif k == BREAK_STMT:
-                node = _Node("break", {}, off)
+                node = {"k": "break", "l": line, "c": col}
             elif k == CONTINUE_STMT:
-                node = _Node("continue", {}, off)
+                node = {"k": "continue", "l": line, "c": col}
             elif k == VAR_DECL:
-                node = self._localvar(c, off)
+                node = self._localvar(c, line, col)
             elif k == UNEXPOSED_STMT and self.defer_possible and self._is_defer(c):
-                node = _Node("defer", {}, off)
+                node = {"k": "defer", "l": line, "c": col}
             elif k == ASM_STMT:
                 a, b = self._extent(c)
-                node = _Node("asm", {"x": self.text(a, b)[:4000]}, off)
-            if own.kind == "cast" and own.info["f"] is None and 100 <= k < 200:
-                own.info["f"] = self._type(c)
-                own.info["fc"] = self._canon(c)
+                node = {"k": "asm", "l": line, "c": col, "x": self.text(a, b)[:4000]}
+            if 100 <= k < 200 and own["k"] == "cast" and own["f"] is None:
+                own["f"] = self._type(c)
+                own["fc"] = self._canon(c)
             if node is None and own_is_control:
-                node = _Node("stmt", {}, off)     # keep if/loop/assign child slots aligned
+                node = {"k": "stmt", "l": line, "c": col}   # keep if/loop/assign child slots aligned
             if node is not None:
-                own.children.append(node)
-                owner[h] = (node, node.kind in SLOTTED)
+                siblings = own.get("sub")
+                if siblings is None:
+                    siblings = own["sub"] = []
+                siblings.append(node)
+                owner[hashc(c)] = (node, node["k"] in SLOTTED)
             else:
-                owner[h] = (own, False)
+                owner[hashc(c)] = (own, False)
             if off in macro_starts and off not in attached:
                 attached.add(off)
                 a, b, name = macro_starts[off]
-                ev = _Node("macro", {"n": name, "a": split_macro_args(self.text(a, b))}, off)
+                ev = {"k": "macro", "l": line, "c": col, "n": name, "a": split_macro_args(self.text(a, b))}
                 if node is None:
-                    own.children.append(ev)
+                    own.setdefault("sub", []).append(ev)
                 elif own_is_control:
-                    node.children.append(ev)       # inside the slot, slots stay aligned
+                    node.setdefault("sub", []).append(ev)   # inside the slot, slots stay aligned
                 else:
-                    own.children.insert(len(own.children) - 1, ev)
+                    own["sub"].insert(len(own["sub"]) - 1, ev)
             return RECURSE
 
         L.clang_visitChildren(top, cxbind.VISITOR(visit), None)
@@ -398,7 +406,7 @@ class TUExtractor:
         a, _ = self._extent(c)
         return a >= 0 and (self.src[a:a + 5] == b"defer" or self.src[a:a + 6] == b"_Defer")
 
-    def _call(self, c, off):
+    def _call(self, c, off, line, col):
         L = self.L
         ref = L.clang_getCursorReferenced(c)
         direct = not L.clang_Cursor_isNull(ref) and ref.kind == FUNCTION_DECL
@@ -412,12 +420,12 @@ class TUExtractor:
         else:
             whole = self.text(a, b)
             callee = whole.split("(", 1)[0].strip() if "(" in whole else whole
-        info = {"n": callee, "ind": not direct, "a": args}
+        node = {"k": "call", "l": line, "c": col, "n": callee, "ind": not direct, "a": args}
         if off in self.macro_starts:
-            info["m"] = self.macro_starts[off][2]      # call written by a macro
-        return _Node("call", info, off)
+            node["m"] = self.macro_starts[off][2]      # call written by a macro
+        return node
 
-    def _declref(self, c, off, own, ident):
+    def _declref(self, c, line, col, own, ident):
         ref = self.L.clang_getCursorReferenced(c)
         key = bytes(ref)
         described = self._referenced.get(key)
@@ -426,10 +434,12 @@ class TUExtractor:
         kind, info = described
         if kind is None:
             return None
-        if kind == "fref" and own.kind == "call" and not ident.get(id(own), True):
+        if kind == "fref" and own["k"] == "call" and not ident.get(id(own), True):
             ident[id(own)] = True          # the callee itself
             return None
-        return _Node(kind, dict(info), off)
+        node = {"k": kind, "l": line, "c": col}
+        node.update(info)
+        return node
 
     def _describe_referenced(self, ref):
         """(event kind, info) for a declaration a DeclRefExpr names (memoised
@@ -456,7 +466,7 @@ class TUExtractor:
             return "ref", {"n": self._spell(ref), "s": "param", "t": self._type(ref)}
         return None, None
 
-    def _member(self, c, off):
+    def _member(self, c, line, col):
         L = self.L
         ref = L.clang_getCursorReferenced(c)
         struct = ""
@@ -464,35 +474,28 @@ class TUExtractor:
             sp = L.clang_getCursorSemanticParent(ref)
             struct = cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorType(sp)))
         a, b = self._extent(c)
-        return _Node("field", {"n": self._spell(c), "st": struct, "x": self.text(a, b)}, off)
+        return {"k": "field", "l": line, "c": col, "n": self._spell(c), "st": struct, "x": self.text(a, b)}
 
-    def _assign(self, c, off):
+    def _assign(self, c, line, col):
         a, b = self._extent(c)
-        whole = self.text(a, b)
-        return _Node("assign", {"x": whole}, off)
+        return {"k": "assign", "l": line, "c": col, "x": self.text(a, b)}
 
-    def _localvar(self, c, off):
+    def _localvar(self, c, line, col):
         L = self.L
         static = L.clang_Cursor_getStorageClass(c) == SC_STATIC
         a, b = self._extent(c)
         whole = self.text(a, b)
         init = whole.split("=", 1)[1].strip() if "=" in whole else ""
-        return _Node("decl", {"n": self._spell(c), "t": self._type(c), "static": static,
-                              "init": init}, off)
-
-
-def to_dict(n: _Node, ex: TUExtractor) -> dict:
-    """Convert a visiting node into the serialisable event tree."""
-    line, col = ex.linecol(n.off) if n.off >= 0 else (0, 0)
-    d = {"k": n.kind, "l": line, "c": col}
-    d.update(n.info)
-    if n.children:
-        d["sub"] = [to_dict(ch, ex) for ch in n.children]
-    return d
+        return {"k": "decl", "l": line, "c": col, "n": self._spell(c), "t": self._type(c),
+                "static": static, "init": init}
 
 
 def flatten(nodes):
-    """Visiting nodes in evaluation order (children before their parent)."""
+    """Events in evaluation order (children before their parent), without
+    positions or children."""
     for n in nodes:
-        yield from flatten(n.children)
-        yield {"k": n.kind, **n.info}
+        yield from flatten(n.get("sub", ()))
+        yield {key: v for key, v in n.items() if key not in _POSITIONAL}
+
+
+_POSITIONAL = ("l", "c", "sub")

@@ -81,7 +81,7 @@ class Prefixes:
     def _build(self, directive: str, args: list[str], pch_dir: str):
         from threadlint.frontend import cxbind
         from threadlint.fsutil import atomic_write_bytes
-        from threadlint.frontend.parse import PARSE_OPTIONS, has_errors, index
+        from threadlint.frontend.parse import PARSE_OPTIONS, QUIET, has_errors, index
 
         digest = hashlib.sha1(repr((directive, args)).encode()).hexdigest()[:20]
         # per-process names: two workers may build the same prefix at once
@@ -89,7 +89,8 @@ class Prefixes:
         prefix, pch = stem + ".h", stem + ".pch"
         try:
             atomic_write_bytes(prefix, directive.encode("utf-8"), durable=False)
-            tu = index().parse(prefix, args=list(args) + ["-x", "c-header"], options=PARSE_OPTIONS)
+            tu = index().parse(prefix, args=list(args) + QUIET + ["-x", "c-header"],
+                                options=PARSE_OPTIONS)
             if has_errors(tu) or not _guarded_header(tu):
                 return None
             deps = sorted({os.path.normpath(n) for n in cxbind.included_files(tu.obj)})
