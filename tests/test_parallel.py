@@ -107,6 +107,10 @@ def fake_jobs(monkeypatch):
             os._exit(0)
         if name == "sleep.c":
             time.sleep(600)
+        if name == "sleep1.c":
+            time.sleep(1)
+        if name.startswith("nap"):
+            time.sleep(0.05)
         if name == "raise.c":
             raise RuntimeError("bad input")
         if name == "unpicklable.c":
@@ -298,3 +302,33 @@ def test_child_call_that_dies_is_computed_here():
             os._exit(9)
         return "here"
     assert parallel.ChildCall(die_in_child).result() == "here"
+
+
+def test_jobs_with_one_affinity_key_go_to_one_worker(fake_jobs):
+    # two groups interleaved in list order, plus unkeyed jobs: each group is
+    # parsed by one worker (one precompiled header each), all jobs run.  The
+    # jobs take equal time, so neither worker runs out of work early and
+    # takes the other's group.
+    names = [f"nap-{g}{i}.c" for i in range(6) for g in "ab"] + [f"nap-free{i}.c" for i in range(4)]
+    jobs = [("c", f"/x/{n}", ()) for n in names]
+    key = {n: n[4] if n[4] in "ab" else None for n in names}
+    by_name = {}
+    for i, ok, payload in parallel.run(jobs, 2, timeout=30, affinity=lambda job: key[os.path.basename(job[1])]):
+        assert ok
+        by_name[payload["name"]] = payload["pid"]
+    assert sorted(by_name) == sorted(names)
+    for group in "ab":
+        assert len({pid for n, pid in by_name.items() if key[n] == group}) == 1
+    assert len(set(by_name.values())) == 2
+
+
+def test_a_worker_out_of_its_own_keyed_jobs_takes_another_workers(fake_jobs):
+    # one group only, whose first job is slow: the other worker must not stay
+    # idle while the group has jobs left
+    jobs = [("c", "/x/sleep1.c", ())] + [("c", f"/x/g{i}.c", ()) for i in range(5)]
+    pids = {}
+    for _, ok, payload in parallel.run(jobs, 2, timeout=30, affinity=lambda job: "g"):
+        assert ok
+        pids[payload["name"]] = payload["pid"]
+    assert len(pids) == 6
+    assert pids["sleep1.c"] not in {pids[f"g{i}.c"] for i in range(5)}

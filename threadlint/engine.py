@@ -212,9 +212,16 @@ def _execute(job_list: list[_CJob], opts: Options) -> list[_CJob]:
 
         for job, prefix in zip(misses, prefixes):
             parse(job, prefix)
-        _collect(batch, parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_parsing),
+        _collect(batch, parallel.run(specs, opts.jobs, opts.timeout, while_waiting=while_parsing,
+                                     affinity=_shared_pch),
                  opts, settled)
     return variants
+
+
+def _shared_pch(spec: tuple):
+    """Jobs parsed with one precompiled prefix: best parsed by one worker."""
+    _, _, args, prefix, _ = spec
+    return (prefix, args) if prefix else None
 
 
 def _shared_prefixes(todo: list[_CJob]) -> list[str | None]:

@@ -76,13 +76,18 @@ class _Worker:
 
 
 def run(jobs: list[tuple], n_workers: int, timeout: float | None,
-        memory_mb: int | None = None, while_waiting=None) -> Iterator[tuple[int, bool, object]]:
+        memory_mb: int | None = None, while_waiting=None, affinity=None) -> Iterator[tuple[int, bool, object]]:
     """Yield (index, ok, payload) for every job, in completion order.
 
     ``jobs`` may grow: jobs the caller appends while iterating (or from
     ``while_waiting``) run too, in the same workers.
     ``while_waiting``: called once in this process after the workers have their
     first jobs, before the first result is awaited (work that can overlap them).
+    ``affinity``: job -> key (or None).  Jobs with the same key go to the
+    worker that took the first of them, as long as it has any left: whatever a
+    worker builds for a key (a precompiled header) is then built once.  Jobs
+    are otherwise taken in list order; a worker with nothing else to do takes
+    another worker's jobs.
     """
     if not jobs and while_waiting:
         while_waiting()
@@ -97,17 +102,32 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
     queued = 0                          # jobs[:queued] are in todo or done
     workers: list[_Worker] = []
     n_workers = max(1, n_workers)
+    owners: dict = {}                   # affinity key -> worker
+
+    def next_for(w: _Worker) -> int:
+        if affinity is not None:
+            for pos, i in enumerate(todo):
+                key = affinity(jobs[i])
+                if key is None or owners.setdefault(key, w) is w:
+                    del todo[pos]
+                    return i
+        return todo.popleft()
+
+    def retire(w: _Worker, kill: bool) -> None:
+        w.stop(kill=kill)
+        workers.remove(w)
+        for key in [k for k, owner in owners.items() if owner is w]:
+            del owners[key]
 
     def assign(w: _Worker):
         """Give ``w`` the next job (it stays idle when there is none); yields a
         failure if the worker is already dead."""
         while todo:
-            i = todo.popleft()
+            i = next_for(w)
             if w.give(i, jobs[i]):
                 return
             yield i, False, _death(w)
-            w.stop(kill=True)
-            workers.remove(w)
+            retire(w, kill=True)
             w = _Worker(ctx, memory_mb, workers)
             workers.append(w)
         w.job = None
@@ -153,8 +173,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                 i = w.job
                 late = w.proc.sentinel not in ready and w.conn not in ready
                 reason = f"timed out after {timeout:g} s" if late else _death(w)
-                w.stop(kill=True)
-                workers.remove(w)
+                retire(w, kill=True)
                 yield i, False, reason
                 yield from feed()
     finally:
