@@ -135,16 +135,8 @@ def live_macro_mentions(tu, files, main_source: bytes, names) -> list[str]:
                 live.add("?" + name)
     if guarded:
         # macros defined anywhere in the TU in terms of a guarded name are guarded too
-        defines = [d for f, data in texts.items() for d in _defines(f, data)]
-        changed = True
-        while changed:
-            changed = False
-            for macro, body_words in defines:
-                if macro not in guarded and not guarded.isdisjoint(body_words):
-                    guarded.add(macro)
-                    changed = True
-        used = set(re.findall(rb"[A-Za-z_]\w*", main_source))
-        if not guarded & used:
+        used = set(_WORD.findall(main_source))
+        if not _reaches(guarded, [_users(f, data) for f, data in texts.items()], used):
             live = {n for n in live if not n.startswith("?")}
     return sorted(n.lstrip("?") for n in live)
 
@@ -153,8 +145,10 @@ _DEFINE = re.compile(rb"^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)(?:\([^)]*\))?([
 _DIRECTIVE = re.compile(rb"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b")
 
 
+_WORD = re.compile(rb"[A-Za-z_]\w*")
 _hits_memo: dict[str, list] = {}
 _defines_memo: dict[str, list] = {}
+_users_memo: dict[str, dict] = {}
 
 
 def _hits(path: str, data: bytes, pattern) -> list:
@@ -170,6 +164,34 @@ def _defines(path: str, data: bytes) -> list:
         _defines_memo[path] = [(m.group(1), frozenset(re.findall(rb"[A-Za-z_]\w*", m.group(2))))
                                for m in _DEFINE.finditer(data)]
     return _defines_memo[path]
+
+
+def _users(path: str, data: bytes) -> dict:
+    """identifier -> macros of a file whose #define body mentions it (memoised)."""
+    if path not in _users_memo:
+        users: dict[bytes, list[bytes]] = {}
+        for macro, body_words in _defines(path, data):
+            for word in body_words:
+                users.setdefault(word, []).append(macro)
+        _users_memo[path] = users
+    return _users_memo[path]
+
+
+def _reaches(names: set, user_maps: list, targets: set) -> bool:
+    """Does a name in ``names``, or a macro defined (transitively) in terms of
+    one, occur in ``targets``?"""
+    seen = set(names)
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in targets:
+            return True
+        for users in user_maps:
+            for macro in users.get(name, ()):
+                if macro not in seen:
+                    seen.add(macro)
+                    todo.append(macro)
+    return False
 
 
 def _region_declarations(data: bytes, line_start: int):
