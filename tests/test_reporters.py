@@ -77,6 +77,32 @@ def test_text_report_is_plain_without_a_terminal(result, monkeypatch):
     assert out.rstrip().splitlines()[-1].startswith("Found 2 findings (TL002: 2) in 7 TUs across 2")
 
 
+class _Terminal:
+    def isatty(self):
+        return True
+
+
+def test_text_report_in_a_terminal_has_colour_and_the_same_text(result, monkeypatch):
+    import re
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    coloured = render("text", result, color_target=_Terminal())
+    assert "\x1b[" in coloured
+    monkeypatch.setenv("NO_COLOR", "1")
+    plain = render("text", result)
+    # the colour is the only difference (soft wrap: no line is re-wrapped)
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_text_report_keeps_brackets_in_messages(result, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    f = result.findings[0]
+    result.findings[0] = type(f)(**{**f.__dict__, "message": "lock [bold]l[/] held", "help": "use [x]"})
+    out = render("text", result)
+    assert "error[TL002]: lock [bold]l[/] held" in out and "help: use [x]" in out
+
+
 def test_concise_json_and_github(result):
     assert render("concise", result).splitlines() == [
         "src/a.c:2:5: TL002 broken: x", "src/a.c:3:5: TL002 second"]

@@ -5,13 +5,8 @@ when ``NO_COLOR`` is set, or under ``CI``.
 """
 from __future__ import annotations
 
-import io
 import os
 import sys
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from threadlint.sources import SourceLines
 
@@ -25,51 +20,74 @@ def _fancy(target) -> bool:
     return bool(target is not None and hasattr(target, "isatty") and target.isatty())
 
 
-def _console(fancy: bool, buf) -> Console:
-    width = None
-    if fancy:
+class _PlainWriter:
+    """Lines of (text, style) spans written as plain text.  What rich prints
+    with colour off, without rich's per-line rendering (~50 us a line) or its
+    import: the plain report is the one CI and pre-commit produce."""
+
+    def __init__(self):
+        self._out: list[str] = []
+
+    def line(self, *spans, end: str = "\n") -> None:
+        self._out.append("".join(s if isinstance(s, str) else s[0] for s in spans) + end)
+
+    def getvalue(self) -> str:
+        return "".join(self._out)
+
+
+class _RichWriter:
+    """Lines of (text, style) spans rendered in colour by rich."""
+
+    def __init__(self):
+        import io
+
+        from rich.console import Console
+        from rich.text import Text
+
         try:
             width = os.get_terminal_size().columns
         except OSError:
             width = 100
-    return Console(file=buf, force_terminal=fancy, no_color=not fancy, highlight=False,
-                   color_system="standard" if fancy else None, width=width or 100,
-                   emoji=False, soft_wrap=True)
+        self._buf = io.StringIO()
+        self._text = Text
+        self._con = Console(file=self._buf, force_terminal=True, highlight=False, color_system="standard",
+                            width=width, emoji=False, soft_wrap=True)
+
+    def line(self, *spans, end: str = "\n") -> None:
+        self._con.print(self._text.assemble(*spans), end=end)
+
+    def getvalue(self) -> str:
+        return self._buf.getvalue()
 
 
 def render(result, color_target=None) -> str:
-    buf = io.StringIO()
-    con = _console(_fancy(color_target), buf)
+    out = _RichWriter() if _fancy(color_target) else _PlainWriter()
     lines = SourceLines(result.root)
     for f in result.findings:
-        _finding(con, f, lines)
-    con.print(_summary(result), style="bold" if result.findings else None)
+        _finding(out, f, lines)
+    out.line((_summary(result), "bold" if result.findings else ""))
     for note in result.notes:
-        con.print(f"note: {escape(note)}")
-    return buf.getvalue()
+        out.line(f"note: {note}")
+    return out.getvalue()
 
 
-def _snippet(con, lines: SourceLines, loc, gutter: int, underline_label: str = "") -> None:
+def _snippet(out, lines: SourceLines, loc, gutter: int, underline_label: str = "") -> None:
     src = lines.lines(loc.path)
     pad = " " * gutter
     if not (0 < loc.line <= len(src)):
         return
-    con.print(f"{pad} |", style="blue", markup=False)
+    out.line((f"{pad} |", "blue"))
     if loc.line > 1 and src[loc.line - 2].strip():
-        con.print(f"{str(loc.line - 1).rjust(gutter)} | {src[loc.line - 2].expandtabs(TAB)}", markup=False,
-                  highlight=False, style="dim")
+        out.line((f"{str(loc.line - 1).rjust(gutter)} | {src[loc.line - 2].expandtabs(TAB)}", "dim"))
     text = src[loc.line - 1]
-    con.print(f"{str(loc.line).rjust(gutter)} | ", style="blue", end="", markup=False)
-    con.print(text.expandtabs(TAB), markup=False, highlight=False)
+    out.line((f"{str(loc.line).rjust(gutter)} | ", "blue"), text.expandtabs(TAB))
     start = max(loc.col, 1)
     end = loc.end_col if loc.end_line == loc.line and loc.end_col > start else _token_end(text, start)
     # columns are byte/char offsets in the raw line; tabs are shown expanded
     shown_start = len(text[:start - 1].expandtabs(TAB))
     shown_end = len(text[:end - 1].expandtabs(TAB))
     marker = " " * shown_start + "^" * max(shown_end - shown_start, 1)
-    con.print(f"{pad} | ", style="blue", end="", markup=False)
-    con.print(marker + (f" {underline_label}" if underline_label else ""), style="bold red",
-              markup=False)
+    out.line((f"{pad} | ", "blue"), (marker + (f" {underline_label}" if underline_label else ""), "bold red"))
 
 
 def _token_end(text: str, start: int) -> int:
@@ -92,13 +110,12 @@ def _token_end(text: str, start: int) -> int:
     return j + 1
 
 
-def _finding(con, f, lines: SourceLines) -> None:
+def _finding(out, f, lines: SourceLines) -> None:
     loc = f.location
     gutter = max(len(str(loc.line)), 2)
-    con.print(f"[{STYLE[f.severity]}]{f.severity}[{f.rule}][/]"
-              f"[bold]: {escape(f.message)}[/]")
-    con.print(f"{' ' * gutter}--> {loc.path}:{loc.line}:{loc.col}", style="blue", markup=False)
-    _snippet(con, lines, loc, gutter)
+    out.line((f"{f.severity}[{f.rule}]", STYLE[f.severity]), (f": {f.message}", "bold"))
+    out.line((f"{' ' * gutter}--> {loc.path}:{loc.line}:{loc.col}", "blue"))
+    _snippet(out, lines, loc, gutter)
     facts = []
     if f.function:
         facts.append(f"in function {f.function}")
@@ -107,20 +124,18 @@ def _finding(con, f, lines: SourceLines) -> None:
     if f.confidence != "high":
         facts.append(f"confidence: {f.confidence}")
     if facts:
-        con.print(f"{' ' * gutter} = " + "; ".join(facts), markup=False)
+        out.line(f"{' ' * gutter} = " + "; ".join(facts))
     for r in f.related:
-        con.print(f"[bold cyan]note[/]: {escape(r.label)}")
-        con.print(f"{' ' * gutter}--> {r.location.path}:{r.location.line}:{r.location.col}",
-                  style="blue", markup=False)
-        _snippet(con, lines, r.location, gutter)
+        out.line(("note", "bold cyan"), f": {r.label}")
+        out.line((f"{' ' * gutter}--> {r.location.path}:{r.location.line}:{r.location.col}", "blue"))
+        _snippet(out, lines, r.location, gutter)
     if f.chain:
-        con.print("[bold cyan]call chain[/]:")
+        out.line(("call chain", "bold cyan"), ":")
         for i, step in enumerate(f.chain):
-            con.print(f"{' ' * gutter}   {i + 1}. {step.label}  ({step.location.path}:"
-                      f"{step.location.line})", markup=False)
+            out.line(f"{' ' * gutter}   {i + 1}. {step.label}  ({step.location.path}:{step.location.line})")
     if f.help:
-        con.print(f"[bold green]help[/]: {escape(f.help)}")
-    con.print("")
+        out.line(("help", "bold green"), f": {f.help}")
+    out.line("")
 
 
 def _summary(result) -> str:
@@ -139,6 +154,9 @@ def print_rules(rules) -> None:
             print(f"{r.id}  {r.name:<34} {r.severity:<8} {r.precision:<7} "
                   f"{'on ' if r.default else 'off'}  {r.summary}")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title="threadlint rules")
     for col in ("id", "name", "severity", "precision", "default", "summary"):
         table.add_column(col)
