@@ -1,7 +1,8 @@
-"""Human report in the rustc/ruff style, rendered with rich.
+"""Human report in the rustc/ruff style.
 
-Plain text (no colour, no box drawing) when the target is not a terminal,
-when ``NO_COLOR`` is set, or under ``CI``.
+Each line is a list of (text, style) spans: rich renders them in colour for a
+terminal; plain text (no colour, no box drawing) is written directly when the
+target is not a terminal, when ``NO_COLOR`` is set, or under ``CI``.
 """
 from __future__ import annotations
 
