@@ -113,8 +113,9 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                     return i
         return todo.popleft()
 
-    def retire(w: _Worker, kill: bool) -> None:
-        w.stop(kill=kill)
+    def retire(w: _Worker) -> None:
+        """Stop a dead or late worker; its affinity keys go to whoever comes next."""
+        w.stop(kill=True)
         workers.remove(w)
         for key in [k for k, owner in owners.items() if owner is w]:
             del owners[key]
@@ -127,7 +128,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
             if w.give(i, jobs[i]):
                 return
             yield i, False, _death(w)
-            retire(w, kill=True)
+            retire(w)
             w = _Worker(ctx, memory_mb, workers)
             workers.append(w)
         w.job = None
@@ -173,7 +174,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                 i = w.job
                 late = w.proc.sentinel not in ready and w.conn not in ready
                 reason = f"timed out after {timeout:g} s" if late else _death(w)
-                retire(w, kill=True)
+                retire(w)
                 yield i, False, reason
                 yield from feed()
     finally:

@@ -299,10 +299,7 @@ class TUExtractor:
         # identical facts), and bytes() is 2x cheaper than clang_hashCursor.
         hashc = bytes
         getloc = L.clang_getCursorLocation
-        getexp = L.clang_getExpansionLocation
-        fref, oref, fbox, obox = self._fref, self._oref, self._fb, self._ob
-        main_file = self.main_file
-        line_starts = self.line_starts
+        main_off, linecol = self._main_off, self.linecol
         macro_starts = self.macro_starts
         leaf_kinds, transparent_kinds, control = LEAF_KINDS, TRANSPARENT_KINDS, CONTROL
         attached = set()
@@ -321,13 +318,8 @@ class TUExtractor:
                     return CONTINUE
                 owner[hashc(c)] = (own, False)
                 return RECURSE
-            getexp(getloc(c), fref, None, None, oref)
-            off = obox.value if fbox.value == main_file else -1
-            if off >= 0:
-                i = bisect.bisect_right(line_starts, off) - 1
-                line, col = i + 1, off - line_starts[i] + 1
-            else:
-                line = col = 0
+            off = main_off(getloc(c))
+            line, col = linecol(off) if off >= 0 else (0, 0)
             node = None
             if k in control:
                 node = {"k": control[k], "l": line, "c": col}
@@ -381,10 +373,7 @@ class TUExtractor:
             if node is None and own_is_control:
                 node = {"k": "stmt", "l": line, "c": col}   # keep if/loop/assign child slots aligned
             if node is not None:
-                siblings = own.get("sub")
-                if siblings is None:
-                    siblings = own["sub"] = []
-                siblings.append(node)
+                own.setdefault("sub", []).append(node)
                 owner[hashc(c)] = (node, node["k"] in SLOTTED)
             else:
                 owner[hashc(c)] = (own, False)
