@@ -164,9 +164,12 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                     except Exception:       # EOF or a torn message: the worker died
                         pass
                     else:
+                        # The worker gets its next job before this result is
+                        # handed on: it parses while the caller decodes.
                         w.job = None
-                        yield i, ok, payload
                         yield from feed()
+                        yield i, ok, payload
+                        yield from feed()       # jobs the caller appended
                         continue
                 elif w.proc.sentinel not in ready and not (timeout and now - w.since >= timeout):
                     continue
