@@ -197,3 +197,32 @@ def test_includes_are_every_file_included_directly_or_not_once(tmp_path):
     tu = cindex.Index.create().parse(str(src), args=["--target=wasm32-wasip1"])
     assert sorted(set(cxbind.included_files(tu.obj))) == \
         sorted({i.include.name for i in tu.get_includes()})
+
+
+def test_locations_decoded_without_libclang_match_libclangs_answers(tmp_path, monkeypatch):
+    # Main-file offsets come from the raw location encoding (TUExtractor._raw_start);
+    # with that disabled, libclang answers every lookup.  Macro bodies, macro
+    # arguments and header code must give identical facts both ways.
+    from threadlint.frontend import cfacts
+    (tmp_path / "h.h").write_text("#define CALL(f, x) f(x)\nstatic inline int twice(int v) { return 2 * v; }\n")
+    code = """#include "h.h"
+int g;
+struct s { int a; char *b; };
+int use(struct s *p, int (*fp)(int)) {
+    int r = CALL(twice, p->a) + CALL(fp, g);
+    p->a = r;
+    return CALL(twice, r);
+}
+"""
+    fast = facts_of(tmp_path, code)
+    seen = []
+    real = cfacts.TUExtractor._raw_start
+    monkeypatch.setattr(cfacts.TUExtractor, "_raw_start",
+                        lambda self: seen.append(real(self)) or 1 << 40)
+    slow = facts_of(tmp_path, code)
+    assert seen and seen[0] < 1 << 31            # the fast path was in use above
+    assert slow == fast
+    assert [f["name"] for f in fast["functions"]] == ["use"]
+    calls = [(n["n"], n["ind"], n.get("m"), n["l"]) for n in kinds(fn(fast, "use")["body"], "call")]
+    assert [c for c in calls if not c[1]] == [("twice", False, "CALL", 5), ("twice", False, "CALL", 7)]
+    assert [c[1:] for c in calls if c[1]] == [(True, "CALL", 5)]

@@ -70,16 +70,32 @@ class TUExtractor:
         self._fref = ctypes.byref(self._fb)
         self._oref = ctypes.byref(self._ob)
         self._referenced: dict[bytes, tuple] = {}
+        self._start = self._raw_start()
 
     # -- locations -------------------------------------------------------
-    def _exp(self, loc):
-        """Expansion (file pointer, offset) of a CXSourceLocation."""
-        self.L.clang_getExpansionLocation(loc, self._fref, None, None, self._oref)
-        return self._fb.value, self._ob.value
+    def _raw_start(self) -> int:
+        """The raw encoding (``CXSourceLocation.int_data``) of the main file's
+        first byte.  A file location's raw encoding is its file's start in the
+        source manager's offset space plus the offset in the file (macro
+        locations have the top bit set), so a raw value in ``[start, start +
+        len]`` *is* a main-file offset: most lookups need no libclang call.
+        Checked at both ends of the file; if the encoding is not what this
+        expects, returns a start no location reaches and libclang decides all."""
+        L, n = self.L, len(self.src)
+        if self.main_file:
+            first = L.clang_getLocationForOffset(self.tu, self.main_file, 0).int_data
+            last = L.clang_getLocationForOffset(self.tu, self.main_file, n).int_data
+            if first and last - first == n:
+                return first
+        return 1 << 40
 
     def _main_off(self, loc):
-        f, off = self._exp(loc)
-        return off if f == self.main_file else -1
+        """Main-file offset of a location's expansion, or -1 (another file)."""
+        off = loc.int_data - self._start
+        if 0 <= off <= len(self.src):
+            return off
+        self.L.clang_getExpansionLocation(loc, self._fref, None, None, self._oref)
+        return self._ob.value if self._fb.value == self.main_file else -1
 
     def linecol(self, off: int):
         i = bisect.bisect_right(self.line_starts, off) - 1
@@ -87,8 +103,13 @@ class TUExtractor:
 
     def _extent(self, c):
         r = self.L.clang_getCursorExtent(c)
-        a = self._main_off(self.L.clang_getRangeStart(r))
-        b = self._main_off(self.L.clang_getRangeEnd(r))
+        n = len(self.src)
+        a = r.begin_int_data - self._start          # see _raw_start
+        if not 0 <= a <= n:
+            a = self._main_off(self.L.clang_getRangeStart(r))
+        b = r.end_int_data - self._start
+        if not 0 <= b <= n:
+            b = self._main_off(self.L.clang_getRangeEnd(r))
         return a, b
 
     def text(self, a: int, b: int) -> str:
@@ -300,6 +321,7 @@ class TUExtractor:
         hashc = bytes
         getloc = L.clang_getCursorLocation
         main_off, linecol = self._main_off, self.linecol
+        start, size = self._start, len(self.src)
         macro_starts = self.macro_starts
         leaf_kinds, transparent_kinds, control = LEAF_KINDS, TRANSPARENT_KINDS, CONTROL
         attached = set()
@@ -318,7 +340,10 @@ class TUExtractor:
                     return CONTINUE
                 owner[hashc(c)] = (own, False)
                 return RECURSE
-            off = main_off(getloc(c))
+            loc = getloc(c)
+            off = loc.int_data - start              # see _raw_start
+            if not 0 <= off <= size:
+                off = main_off(loc)
             line, col = linecol(off) if off >= 0 else (0, 0)
             node = None
             if k in control:
