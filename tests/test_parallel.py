@@ -29,10 +29,10 @@ def sabotage(monkeypatch, action, name="victim.c"):
     inherit the patched ``threadlint.worker.run_job``."""
     real = worker.run_job
 
-    def run_job(job):
+    def run_job(job, on_parsed=None):
         if job[0] == "c" and job[1].endswith(name):
             action()
-        return real(job)
+        return real(job, on_parsed)
 
     monkeypatch.setattr(worker, "run_job", run_job)
 
@@ -96,9 +96,16 @@ def _jobs(n):
 
 @pytest.fixture
 def fake_jobs(monkeypatch):
-    """run_job stand-in: behaviour chosen by the job's file name."""
-    def run_job(job):
+    """run_job stand-in: behaviour chosen by the job's file name.  Names that
+    start with ``parsed-`` first report that their parse is over."""
+    def run_job(job, on_parsed=None):
         name = os.path.basename(job[1])
+        if name.startswith("parsed-"):
+            on_parsed()
+            if name == "parsed-look.c":
+                return {"name": name, "next_job_waiting": _own_pipe().poll(2)}
+            time.sleep(0.2)             # the next job is sent meanwhile
+            name = name[len("parsed-"):]
         if name == "segv.c":
             os.kill(os.getpid(), signal.SIGSEGV)
         if name == "kill.c":
@@ -118,6 +125,14 @@ def fake_jobs(monkeypatch):
         return {"name": name, "pid": os.getpid()}
 
     monkeypatch.setattr(worker, "run_job", run_job)
+
+
+def _own_pipe():
+    """In a worker: its end of the pipe to the engine (the only one it keeps open)."""
+    import gc
+    from multiprocessing.connection import Connection
+    (conn,) = [o for o in gc.get_objects() if isinstance(o, Connection) and not o.closed]
+    return conn
 
 
 @pytest.mark.parametrize("n_workers", [1, 2, 3])
@@ -163,7 +178,7 @@ def test_abandoned_run_leaves_no_workers(fake_jobs):
 def test_worker_memory_limit_applies(monkeypatch):
     import resource
 
-    def run_job(job):
+    def run_job(job, on_parsed=None):
         return resource.getrlimit(resource.RLIMIT_AS)[0]
 
     monkeypatch.setattr(worker, "run_job", run_job)
@@ -177,7 +192,7 @@ def test_worker_memory_limit_applies(monkeypatch):
 ORPHAN = r"""
 import os, sys, time
 from threadlint import parallel, worker
-worker.run_job = lambda job: time.sleep(600)          # every job hangs in a "parse"
+worker.run_job = lambda job, on_parsed=None: time.sleep(600)          # every job hangs in a "parse"
 gen = parallel.run([("c", "/x/a.c", ()), ("c", "/x/b.c", ())], 2, timeout=None)
 import multiprocessing as mp
 import threading
@@ -332,3 +347,30 @@ def test_a_worker_out_of_its_own_keyed_jobs_takes_another_workers(fake_jobs):
         pids[payload["name"]] = payload["pid"]
     assert len(pids) == 6
     assert pids["sleep1.c"] not in {pids[f"g{i}.c"] for i in range(5)}
+
+
+def test_a_worker_past_its_parse_has_its_next_job_waiting(fake_jobs):
+    # so it starts that job without waiting for the engine to take its result
+    jobs = [("c", "/x/parsed-look.c", ()), ("c", "/x/a.c", ())]
+    results = {i: p for i, ok, p in parallel.run(jobs, 1, timeout=30) if ok}
+    assert results[0]["next_job_waiting"] is True and results[1]["name"] == "a.c"
+    ((_, ok, alone),) = list(parallel.run(jobs[:1], 1, timeout=30))
+    assert ok and alone["next_job_waiting"] is False
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_a_job_waiting_behind_one_that_fails_still_runs_once(fake_jobs, n_workers):
+    # the running job crashes, times out or raises after its parse, while the
+    # next job waits in the same worker's pipe: that job is answered once, by
+    # the replacement worker when the worker died
+    names = ["parsed-segv.c", "a.c", "parsed-sleep.c", "b.c", "parsed-raise.c", "c.c", "parsed-d.c", "e.c"]
+    results = {}
+    for i, ok, payload in parallel.run([("c", f"/x/{n}", ()) for n in names], n_workers, timeout=1.5):
+        assert i not in results
+        results[i] = (ok, payload["name"] if ok else payload)
+    assert {names[i]: r for i, r in results.items()} == {
+        "parsed-segv.c": (False, "worker crashed (SIGSEGV)"), "a.c": (True, "a.c"),
+        "parsed-sleep.c": (False, "timed out after 1.5 s"), "b.c": (True, "b.c"),
+        "parsed-raise.c": (False, "RuntimeError: bad input"), "c.c": (True, "c.c"),
+        "parsed-d.c": (True, "d.c"), "e.c": (True, "e.c")}
+    assert not mp.active_children()

@@ -28,6 +28,9 @@ from typing import Iterator
 from threadlint import worker
 
 DEFAULT_MEMORY_MB = 4096
+# A worker's message that its job is past the parse (see _Worker.wants_job);
+# every other message is a result (index, ok, payload).
+PARSED = "parsed"
 
 
 def default_jobs() -> int:
@@ -53,17 +56,37 @@ class _Worker:
                                 daemon=True)
         self.proc.start()
         child.close()
-        self.job: int | None = None
-        self.since = 0.0
+        self.jobs: deque[int] = deque()     # sent and not answered; the first is running
+        self.parsed = False                 # the running job has passed its parse
+        self.since = 0.0                    # when the running job started
 
-    def give(self, i: int | None, job=None) -> bool:
-        self.job = i
-        self.since = time.monotonic()
+    def wants_job(self) -> bool:
+        """Idle, or its running job is past the parse (the part that can hang
+        or take long): the next job then waits in its pipe, so the worker
+        starts it without waiting for this process to answer its result."""
+        return not self.jobs or (self.parsed and len(self.jobs) == 1)
+
+    def give(self, i: int, job) -> bool:
+        if not self.jobs:
+            self.since = time.monotonic()
         try:
-            self.conn.send(None if i is None else (i, job))
-            return True
+            self.conn.send((i, job))
         except (OSError, ValueError):      # died before it could take the job
             return False
+        self.jobs.append(i)
+        return True
+
+    def answered(self) -> None:
+        """The running job's result arrived: the next one (if sent) runs from now."""
+        self.jobs.popleft()
+        self.parsed = False
+        self.since = time.monotonic()
+
+    def finish(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, ValueError):
+            pass
 
     def stop(self, kill: bool) -> None:
         if kill and self.proc.is_alive():
@@ -114,31 +137,34 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
         return todo.popleft()
 
     def retire(w: _Worker) -> None:
-        """Stop a dead or late worker; its affinity keys go to whoever comes next."""
+        """Stop a dead or late worker.  Jobs waiting behind its running one go
+        back to the front of the queue; its affinity keys go to whoever comes next."""
         w.stop(kill=True)
         workers.remove(w)
+        todo.extendleft(reversed(list(w.jobs)[1:]))
         for key in [k for k, owner in owners.items() if owner is w]:
             del owners[key]
 
     def assign(w: _Worker):
-        """Give ``w`` the next job (it stays idle when there is none); yields a
-        failure if the worker is already dead."""
+        """Give ``w`` its next job (it stays as it is when there is none)."""
         while todo:
             i = next_for(w)
             if w.give(i, jobs[i]):
+                return
+            if w.jobs:                  # its running job's failure is reported by the wait loop
+                todo.appendleft(i)
                 return
             yield i, False, _death(w)
             retire(w)
             w = _Worker(ctx, memory_mb, workers)
             workers.append(w)
-        w.job = None
 
     def feed():
-        """Queue jobs appended since last time; put idle workers, then new ones, on them."""
+        """Queue jobs appended since last time; put workers that want one, then new ones, on them."""
         nonlocal queued
         todo.extend(range(queued, len(jobs)))
         queued = len(jobs)
-        for w in [w for w in workers if w.job is None]:
+        for w in [w for w in workers if w.wants_job()]:
             if todo:
                 yield from assign(w)
         while todo and len(workers) < n_workers:
@@ -151,30 +177,37 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
         if while_waiting:
             while_waiting()
             yield from feed()
-        while any(w.job is not None for w in workers):
-            busy = [w for w in workers if w.job is not None]
+        while any(w.jobs for w in workers):
+            busy = [w for w in workers if w.jobs]
             wait_for = timeout - (time.monotonic() - min(w.since for w in busy)) if timeout else None
             ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                              timeout=max(0.0, wait_for) if wait_for is not None else None))
             now = time.monotonic()
             for w in busy:
+                if w not in workers:        # replaced while an earlier result was handed on
+                    continue
                 if w.conn in ready:
                     try:
-                        i, ok, payload = w.conn.recv()
+                        msg = w.conn.recv()
                     except Exception:       # EOF or a torn message: the worker died
                         pass
                     else:
-                        # The worker gets its next job before this result is
-                        # handed on: it parses while the caller decodes.
-                        w.job = None
+                        if msg[0] == PARSED:
+                            w.parsed = True
+                            yield from feed()
+                            continue
+                        # The worker gets its next job (if it has none waiting)
+                        # before this result is handed on: it parses while the
+                        # caller decodes.
+                        w.answered()
                         yield from feed()
-                        yield i, ok, payload
+                        yield msg
                         yield from feed()       # jobs the caller appended
                         continue
                 elif w.proc.sentinel not in ready and not (timeout and now - w.since >= timeout):
                     continue
                 # crashed (sentinel or broken pipe) or late: replace the worker
-                i = w.job
+                i = w.jobs[0]
                 late = w.proc.sentinel not in ready and w.conn not in ready
                 reason = f"timed out after {timeout:g} s" if late else _death(w)
                 retire(w)
@@ -182,10 +215,10 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                 yield from feed()
     finally:
         for w in workers:
-            if w.proc.is_alive() and w.job is None:
-                w.give(None)
+            if w.proc.is_alive() and not w.jobs:
+                w.finish()
         for w in workers:
-            w.stop(kill=w.job is not None)
+            w.stop(kill=bool(w.jobs))
 
 
 def _death(w: _Worker) -> str:
@@ -223,7 +256,7 @@ def _worker_main(conn, parent_ends, memory_mb: int, parent_pid: int) -> None:
             return
         i, job = task
         try:
-            msg = (i, True, worker.run_job(job))
+            msg = (i, True, worker.run_job(job, lambda: conn.send((PARSED, i))))
         except Exception as e:  # reported as a finding by the engine, never swallowed
             msg = (i, False, f"{type(e).__name__}: {e}")
         try:

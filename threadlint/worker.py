@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 
-def run_job(job: tuple):
+def run_job(job: tuple, on_parsed=None):
+    """The job's result; ``on_parsed()`` is called once the slow, possibly
+    hanging part (the libclang parse) is over."""
     kind = job[0]
     if kind == "c":
         _, path, args, prefix, pch_dir = job
@@ -10,5 +12,5 @@ def run_job(job: tuple):
         from threadlint.jsonio import dumps
         # JSON bytes, not a dict: the engine decodes them once and stores the
         # same bytes in the fact cache (no pickle round trip, no re-encoding)
-        return dumps(parse_c(path, list(args), prefix, pch_dir))
+        return dumps(parse_c(path, list(args), prefix, pch_dir, on_parsed))
     raise ValueError(f"unknown job kind {kind!r}")
