@@ -374,3 +374,36 @@ def test_a_job_waiting_behind_one_that_fails_still_runs_once(fake_jobs, n_worker
         "parsed-raise.c": (False, "RuntimeError: bad input"), "c.c": (True, "c.c"),
         "parsed-d.c": (True, "d.c"), "e.c": (True, "e.c")}
     assert not mp.active_children()
+
+
+needs_two_cpus = pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                                    reason="CPU placement needs CPU affinity and two CPUs")
+
+
+@needs_two_cpus
+def test_with_a_cpu_to_spare_the_engine_keeps_one_and_the_workers_use_the_others(monkeypatch):
+    # a worker's result must not wake the engine onto the worker's own CPU
+    monkeypatch.setattr(worker, "run_job", lambda job, on_parsed=None: sorted(os.sched_getaffinity(0)))
+    before = os.sched_getaffinity(0)
+    cpus = sorted(before)
+    during = []
+    results = []
+    for _, ok, payload in parallel.run(_jobs(4), len(cpus) - 1, timeout=30):
+        assert ok
+        results.append(payload)
+        during.append(os.sched_getaffinity(0))
+    assert all(d == {cpus[0]} for d in during)
+    assert all(r == cpus[1:] for r in results)
+    assert os.sched_getaffinity(0) == before        # given back when the run ends
+
+
+@needs_two_cpus
+def test_without_a_cpu_to_spare_each_worker_has_its_own(monkeypatch):
+    monkeypatch.setattr(worker, "run_job",
+                        lambda job, on_parsed=None: (os.getpid(), sorted(os.sched_getaffinity(0))))
+    before = os.sched_getaffinity(0)
+    placed = {}
+    for _, ok, (pid, cpus) in parallel.run(_jobs(8), len(before), timeout=30):
+        assert ok and os.sched_getaffinity(0) == before
+        placed[pid] = cpus
+    assert sorted(c for cpus in placed.values() for c in cpus) == sorted(before)
