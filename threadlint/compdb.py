@@ -159,10 +159,14 @@ def _parse_database(raw: bytes, path: str, root: str | None) -> list[Entry]:
     if not isinstance(doc, list):
         raise UsageError(f"{path}: compile database must be a JSON array of entries")
     db_dir = os.path.dirname(os.path.abspath(path))
-    return [_entry(e, f"{path}: entry {i}", root, db_dir) for i, e in enumerate(doc)]
+    # Valid UTF-8 JSON holds a NUL or a lone surrogate only as a \u escape
+    # (raw control characters are rejected above): without any, no string
+    # needs checking one by one.
+    check = b"\\u" in raw
+    return [_entry(e, f"{path}: entry {i}", root, db_dir, check) for i, e in enumerate(doc)]
 
 
-def _entry(e, where: str, root: str | None, db_dir: str) -> Entry:
+def _entry(e, where: str, root: str | None, db_dir: str, check: bool = True) -> Entry:
     if not isinstance(e, dict):
         raise UsageError(f"{where}: not an object")
     if getattr(e, "twice", ()):
@@ -170,7 +174,8 @@ def _entry(e, where: str, root: str | None, db_dir: str) -> Entry:
     for key in ("directory", "file"):
         if not isinstance(e.get(key), str) or not e[key]:
             raise UsageError(f"{where}: missing or empty '{key}'")
-        _check_text(e[key], where, f"'{key}'")
+        if check:
+            _check_text(e[key], where, f"'{key}'")
     directory = e["directory"]
     if not os.path.isabs(directory):
         raise UsageError(f"{where}: 'directory' must be an absolute path, got {directory!r}")
@@ -185,8 +190,9 @@ def _entry(e, where: str, root: str | None, db_dir: str) -> Entry:
             raise UsageError(f"{where}: cannot split 'command' ({err})") from None
     else:
         raise UsageError(f"{where}: needs 'arguments' (list of strings) or 'command' (string)")
-    for n, a in enumerate(argv):
-        _check_text(a, where, f"argument {n}")
+    if check:
+        for n, a in enumerate(argv):
+            _check_text(a, where, f"argument {n}")
     file = os.path.normpath(os.path.join(directory, e["file"]))
     args, dropped = sanitize(argv[1:], directory, file, root, db_dir)
     return Entry(file, os.path.normpath(directory), tuple(args), tuple(dropped))
@@ -217,6 +223,10 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
     n = len(argv)
     while i < n:
         a = argv[i]
+        if _kept_as_is(a):
+            args.append(a)
+            i += 1
+            continue
         nxt = argv[i + 1] if i + 1 < n else None
         if "\0" in a:
             dropped.append(a)
@@ -264,6 +274,13 @@ def sanitize(argv: list[str], directory: str, file: str, root: str | None = None
 
 
 @functools.lru_cache(maxsize=65536)      # the same few hundred flags repeat in every entry
+def _kept_as_is(a: str) -> bool:
+    """An option ``sanitize`` passes on unchanged, whatever follows it (most are)."""
+    return (a.startswith("-") and "\0" not in a and not _drop_count(a)
+            and a not in _PATH_WITH_VALUE and a not in _KEEP_WITH_VALUE and not a.startswith(_JOINED_PATH))
+
+
+@functools.lru_cache(maxsize=65536)
 def _drop_count(a: str) -> int:
     """How many arguments to drop starting at ``a`` (0: keep it)."""
     # clang accepts many options with one or two dashes; check both spellings
@@ -333,13 +350,13 @@ def find_databases(root: str) -> list[str]:
     return out
 
 
-_SHELL_SPECIAL = set("\"'\\")
+_SHELL_SPECIAL = "\"'\\"
 
 
 def split_command(command: str) -> list[str]:
     """``shlex.split`` semantics; pure-Python shlex costs ~1 ms per CMake command
     (2 s for a 1,800-entry database), so commands without quotes or
     backslashes - most of them - take the equivalent ``str.split`` path."""
-    if _SHELL_SPECIAL.isdisjoint(command):
+    if not any(ch in command for ch in _SHELL_SPECIAL):     # str search, not a set scan per char
         return command.split()
     return shlex.split(command)
