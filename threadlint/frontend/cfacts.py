@@ -320,10 +320,11 @@ class TUExtractor:
         # identical facts), and bytes() is 2x cheaper than clang_hashCursor.
         hashc = bytes
         getloc = L.clang_getCursorLocation
-        main_off, linecol = self._main_off, self.linecol
+        main_off = self._main_off
         start, size = self._start, len(self.src)
         macro_starts = self.macro_starts
-        leaf_kinds, transparent_kinds, control = LEAF_KINDS, TRANSPARENT_KINDS, CONTROL
+        leaf_kinds, passive_kinds, control = LEAF_KINDS, LEAF_KINDS | TRANSPARENT_KINDS, CONTROL
+        line_starts, bisect_right = self.line_starts, bisect.bisect_right
         attached = set()
         owner = {hashc(top): (root, False)}
         ident = {}          # callee DECL_REF already consumed per call node
@@ -332,8 +333,7 @@ class TUExtractor:
         def visit(c, parent, _):
             k = c.kind
             own, own_is_control = owner.get(hashc(parent), unowned)
-            if (k in leaf_kinds or k in transparent_kinds) and not own_is_control \
-                    and not (own["k"] == "cast" and own["f"] is None):
+            if k in passive_kinds and not own_is_control and not (own["k"] == "cast" and own["f"] is None):
                 if k in leaf_kinds:
                     return CONTINUE
                 if skip_init_lists and k == INIT_LIST and self._scalar_table(c):
@@ -344,7 +344,11 @@ class TUExtractor:
             off = loc.int_data - start              # see _raw_start
             if not 0 <= off <= size:
                 off = main_off(loc)
-            line, col = linecol(off) if off >= 0 else (0, 0)
+            if off >= 0:                            # linecol(), inlined: every node needs it
+                line = bisect_right(line_starts, off)
+                col = off - line_starts[line - 1] + 1
+            else:
+                line = col = 0
             node = None
             if k in control:
                 node = {"k": control[k], "l": line, "c": col}
