@@ -68,7 +68,9 @@ class CallGraph:
         for tu in program.tus:
             for fn in tu.functions:
                 src = resolve(tu.path, fn["name"])
-                for node in tu.nodes(fn):
+                # calls and address-takings in body order; most functions take no address
+                calls = tu.of_kind(fn, "call")
+                for node in tu.nodes(fn) if tu.of_kind(fn, "fref") else calls:
                     k = node["k"]
                     if k == "call":
                         if node.get("ind"):
