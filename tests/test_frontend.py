@@ -226,3 +226,17 @@ int use(struct s *p, int (*fp)(int)) {
     calls = [(n["n"], n["ind"], n.get("m"), n["l"]) for n in kinds(fn(fast, "use")["body"], "call")]
     assert [c for c in calls if not c[1]] == [("twice", False, "CALL", 5), ("twice", False, "CALL", 7)]
     assert [c[1:] for c in calls if c[1]] == [(True, "CALL", 5)]
+
+
+def test_records_are_struct_definitions_only(tmp_path):
+    # a forward declaration first must not hide the definition's fields
+    # (TL501 names the field an assembly offset hits from the first record found)
+    facts = facts_of(tmp_path, """
+struct node;
+typedef struct node node_t;
+struct node { int value; node_t *next; };
+union u;
+""")
+    (rec,) = facts["records"]
+    assert (rec["name"], rec["l"]) == ("node", 4)
+    assert [(f["name"], f["off"]) for f in rec["fields"]] == [("value", 0), ("next", 4)]

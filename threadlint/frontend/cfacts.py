@@ -185,7 +185,7 @@ class TUExtractor:
                 g, evs = self._global(c)
                 globals_.append(g)
                 top_events.extend(evs)
-            elif k in (STRUCT_DECL, UNION_DECL):
+            elif k in (STRUCT_DECL, UNION_DECL) and self.L.clang_isCursorDefinition(c):
                 rec = self._record(c)
                 if rec:
                     records.append(rec)
