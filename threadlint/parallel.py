@@ -45,22 +45,27 @@ def memory_limit_mb() -> int:
         return DEFAULT_MEMORY_MB
 
 
-def cpu_plan(n_workers: int) -> tuple[set | None, list[set]]:
+def allowed_cpus() -> set | None:
+    """The CPUs this process may run on, or None where there is no CPU affinity."""
+    try:
+        return os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        return None
+
+
+def cpu_plan(n_workers: int, allowed: set | None) -> tuple[set | None, list[set]]:
     """(CPUs this process keeps while workers run, or None; the CPU sets workers
-    are placed on, one per worker in turn), on systems with CPU affinity.
+    are placed on, one per worker in turn).
 
     Measured on the 2-CPU machines this runs on (docs/design.md): left to the
     scheduler, a worker's result wakes this process onto the worker's own CPU
     (a synchronous wakeup) where it preempts the worker, and workers migrate;
-    at ``-j 1`` the parses then took ~1 s (15%) longer per run, at ``-j 2``
-    ~10%.  So with a CPU to spare this process keeps one and the workers share
-    the others; with none, each worker has a CPU of its own and this process
-    runs wherever the kernel puts it.
+    at ``-j 1`` the parse phase then took ~1 s longer per run (whole runs
+    -6.5% once placed), at ``-j 2`` 3-10% longer.  So with a CPU to spare this
+    process keeps one and the workers share the others; with none, each worker
+    has a CPU of its own and this process runs wherever the kernel puts it.
     """
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None, []
+    cpus = sorted(allowed or ())
     if len(cpus) < 2:
         return None, []
     if n_workers < len(cpus):
@@ -79,7 +84,8 @@ def _set_cpus(cpus, fallback=None) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, memory_mb: int, others: list, cpus: set | None = None, all_cpus: set | None = None):
+    def __init__(self, ctx, memory_mb: int, others: list, cpus: set | None = None,
+                 all_cpus: set | None = None):
         self.conn, child = ctx.Pipe(duplex=True)
         # The forked child inherits the parent's end of its own pipe and of the
         # other workers' pipes; it closes them, so that when the parent dies
@@ -160,8 +166,8 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
     workers: list[_Worker] = []
     n_workers = max(1, n_workers)
     owners: dict = {}                   # affinity key -> worker
-    all_cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    own_cpus, worker_cpus = cpu_plan(n_workers)
+    all_cpus = allowed_cpus()
+    own_cpus, worker_cpus = cpu_plan(n_workers, all_cpus)
 
     def new_worker() -> _Worker:
         """A worker on the CPU set fewest live workers use."""
