@@ -52,19 +52,24 @@ _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                  "# This file is a cache directory tag created by threadlint.\n")
 
 
-def _hash_bytes(data: bytes) -> str:
+def hash_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def source_hash(paths) -> str:
+    """Hash of the names and contents of code files: keys of what that code
+    computed (facts, parsed databases) change when the code does."""
+    h = hashlib.blake2b(digest_size=8)
+    for path in paths:
+        with open(path, "rb") as fh:
+            h.update(os.path.basename(path).encode() + b"\0" + fh.read())
+    return h.hexdigest()
 
 
 def _frontend_hash() -> str:
     """Facts depend on the extractor's code: a changed extractor invalidates the cache."""
     frontend = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frontend")
-    h = hashlib.blake2b(digest_size=8)
-    for name in sorted(os.listdir(frontend)):
-        if name.endswith(".py"):
-            with open(os.path.join(frontend, name), "rb") as fh:
-                h.update(name.encode() + b"\0" + fh.read())
-    return h.hexdigest()
+    return source_hash(os.path.join(frontend, n) for n in sorted(os.listdir(frontend)) if n.endswith(".py"))
 
 
 class FactCache:
@@ -84,7 +89,7 @@ class FactCache:
 
     # -- keys ------------------------------------------------------------
     def _entry_path(self, path: str, args) -> str:
-        key = _hash_bytes("\0".join([self.salt, path, *args]).encode())
+        key = hash_bytes("\0".join([self.salt, path, *args]).encode())
         return os.path.join(self.dir, key[:2], key + ".json")
 
     def _stat(self, path: str):
@@ -100,7 +105,7 @@ class FactCache:
         if path not in self._hash_memo:
             try:
                 with open(path, "rb") as fh:
-                    self._hash_memo[path] = _hash_bytes(fh.read())
+                    self._hash_memo[path] = hash_bytes(fh.read())
             except OSError:
                 self._hash_memo[path] = None
         return self._hash_memo[path]
@@ -173,7 +178,7 @@ class FactCache:
         write_record(self._value_path(kind, key), jsonio.dumps(value))
 
     def _value_path(self, kind: str, key) -> str:
-        digest = _hash_bytes(self.salt.encode() + b"\0" + kind.encode() + b"\0" + jsonio.dumps(key))
+        digest = hash_bytes(self.salt.encode() + b"\0" + kind.encode() + b"\0" + jsonio.dumps(key))
         return os.path.join(self.dir, "values", digest + ".json")
 
     # -- internals -------------------------------------------------------
@@ -256,7 +261,7 @@ def write_record(path: str, body: bytes) -> None:
     """Write ``body`` behind its checksum, atomically; errors are ignored (the
     caches and memos are rebuildable, and a read-only one must not fail a run)."""
     try:
-        atomic_write_bytes(path, _hash_bytes(body).encode() + b"\n" + body, mode=0o644,
+        atomic_write_bytes(path, hash_bytes(body).encode() + b"\n" + body, mode=0o644,
                            durable=False)
     except OSError:
         pass
@@ -275,7 +280,7 @@ def read_record(path: str) -> bytes | None:
 
 def _checked_body(raw: bytes) -> bytes | None:
     head, sep, body = raw.partition(b"\n")
-    return body if sep and _hash_bytes(body).encode() == head else None
+    return body if sep and hash_bytes(body).encode() == head else None
 
 
 def _split(raw: bytes):

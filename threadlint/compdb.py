@@ -20,7 +20,6 @@ What was dropped is kept on the entry (``Entry.dropped``).
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import shlex
@@ -28,7 +27,7 @@ import stat
 from dataclasses import dataclass
 
 from threadlint import jsonio
-from threadlint.cache import read_record, write_record
+from threadlint.cache import hash_bytes, read_record, source_hash, write_record
 from threadlint.errors import UsageError
 
 C_EXTS = (".c",)
@@ -113,8 +112,7 @@ def load_memoised(path: str, root: str | None, memo_dir: str) -> list[Entry]:
     that uses response files (``@file``) is not memoised (their content is not
     in the key)."""
     raw = _read(path)
-    key = hashlib.blake2b(b"\0".join([_code_salt(), (root or "").encode(), path.encode(), raw]),
-                          digest_size=16).hexdigest()
+    key = hash_bytes(b"\0".join([_code_salt(), (root or "").encode(), path.encode(), raw]))
     memo = os.path.join(memo_dir, "compdb", key + ".json")
     body = read_record(memo)
     if body is not None:
@@ -135,8 +133,7 @@ def _uses_response_files(raw: bytes) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _code_salt() -> bytes:
-    with open(__file__, "rb") as fh:
-        return hashlib.blake2b(fh.read(), digest_size=8).hexdigest().encode()
+    return source_hash([__file__]).encode()
 
 
 def _read(path: str) -> bytes:

@@ -68,37 +68,43 @@ def run(opts: Options) -> RunResult:
             gc.enable()
     findings = finalize(findings, opts.root)
     metas = [RuleMeta(r.id, r.name, r.summary, r.severity, r.precision) for r in opts.rules]
+    read = _read_files(project)
     return RunResult(tool_version=__version__, libclang_version=clang_version(), root=opts.root,
                      profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
                      findings=findings, seconds=time.monotonic() - t0,
-                     sources=analysed_sources(project), inputs=analysed_inputs(project),
+                     sources=analysed_sources(project, read), inputs=analysed_inputs(project, read),
                      complete=not any(tu.crashed for p in project.programs for tu in p.tus))
 
 
-def analysed_inputs(project: Project) -> set[str]:
-    """Absolute paths of every file the analysis read."""
+def analysed_inputs(project: Project, read: set[str] | None = None) -> set[str]:
+    """Absolute paths of every file the analysis read (``read``: ``_read_files(project)``
+    if known; assembly includes are added)."""
+    out = set(read) if read is not None else _read_files(project)
+    for program in project.programs:
+        for a in program.asm:
+            out.update(a.facts.get("includes", ()))
+    return out
+
+
+def analysed_sources(project: Project, read: set[str] | None = None) -> list[str]:
+    """Relative paths of the files under root that the analysis read (C files,
+    their headers, assembly files; ``read``: ``_read_files(project)`` if known)."""
+    prefix = os.path.join(project.root, "")
+    rel = {_rel(project.root, p) for p in (read if read is not None else _read_files(project))
+           if p.startswith(prefix)}
+    return sorted(p for p in rel if not p.startswith("../"))
+
+
+def _read_files(project: Project) -> set[str]:
+    """Absolute paths of the C main files, every header they included, and the
+    assembly files (thousands of TUs share the headers: one set for all)."""
     out: set[str] = set()
     for program in project.programs:
         for tu in program.tus:
             out.add(tu.abspath)
             out.update(tu.includes)
-        for a in program.asm:
-            out.add(a.abspath)
-            out.update(a.facts.get("includes", ()))
+        out.update(a.abspath for a in program.asm)
     return out
-
-
-def analysed_sources(project: Project) -> list[str]:
-    """Relative paths of the files under root that the analysis read."""
-    out, included = set(), set()
-    for program in project.programs:
-        for tu in program.tus:
-            out.add(tu.path)
-            included.update(tu.includes)        # absolute; thousands of TUs share them
-        out.update(a.path for a in program.asm)
-    prefix = os.path.join(project.root, "")
-    out.update(_rel(project.root, i) for i in included if i.startswith(prefix))
-    return sorted(p for p in out if not p.startswith("../"))
 
 
 def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:

@@ -33,21 +33,16 @@ written atomically; a corrupt file is a miss.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
 
 from threadlint import jsonio
-from threadlint.cache import read_record, recorded_stat, write_record
+from threadlint.cache import hash_bytes, read_record, recorded_stat, write_record
 from threadlint.finding import finding_from_dict
 from threadlint.result import ConfigInfo, RuleMeta, RunResult
 
 MEMO_FORMAT = 1
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def code_fingerprint() -> str:
@@ -66,7 +61,7 @@ def code_fingerprint() -> str:
                     path = os.path.join(dirpath, name)
                     st = os.stat(path)
                     parts.append(f"{path}\0{st.st_mtime_ns}\0{st.st_size}")
-    return _digest("\n".join(parts).encode())
+    return hash_bytes("\n".join(parts).encode())
 
 
 def _stat(path: str):
@@ -81,7 +76,7 @@ class RunMemo:
     def __init__(self, cache_dir: str, root: str, key: dict):
         self.root = root
         self.key = json.dumps(key, sort_keys=True, separators=(",", ":"))
-        self.path = os.path.join(cache_dir, "runs", _digest(self.key.encode()) + ".json")
+        self.path = os.path.join(cache_dir, "runs", hash_bytes(self.key.encode()) + ".json")
         self.started_ns = time.time_ns()
 
     # -- lookup ----------------------------------------------------------

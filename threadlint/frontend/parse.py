@@ -151,7 +151,6 @@ _DIRECTIVE = re.compile(rb"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b")
 
 _WORD = re.compile(rb"[A-Za-z_]\w*")
 _hits_memo: dict[str, list] = {}
-_defines_memo: dict[str, list] = {}
 _users_memo: dict[str, dict] = {}
 
 
@@ -162,21 +161,14 @@ def _hits(path: str, data: bytes, pattern) -> list:
     return _hits_memo[path]
 
 
-def _defines(path: str, data: bytes) -> list:
-    """(macro name, identifiers of its body) for every #define of a file (memoised)."""
-    if path not in _defines_memo:
-        _defines_memo[path] = [(m.group(1), frozenset(re.findall(rb"[A-Za-z_]\w*", m.group(2))))
-                               for m in _DEFINE.finditer(data)]
-    return _defines_memo[path]
-
-
 def _users(path: str, data: bytes) -> dict:
-    """identifier -> macros of a file whose #define body mentions it (memoised)."""
+    """identifier -> macros of a file whose #define body mentions it (memoised:
+    headers repeat across TUs)."""
     if path not in _users_memo:
         users: dict[bytes, list[bytes]] = {}
-        for macro, body_words in _defines(path, data):
-            for word in body_words:
-                users.setdefault(word, []).append(macro)
+        for m in _DEFINE.finditer(data):
+            for word in set(_WORD.findall(m.group(2))):
+                users.setdefault(word, []).append(m.group(1))
         _users_memo[path] = users
     return _users_memo[path]
 
