@@ -49,8 +49,10 @@ def predefined(program) -> dict:
     tus = [tu for tu in program.tus if not tu.crashed]
     if not tus:
         return {}
-    from threadlint.frontend.parse import predefined_macros
-    return predefined_macros(tuple(tus[0].args))
+    lookup = program.predefined_for
+    if lookup is None:
+        from threadlint.frontend.parse import predefined_macros as lookup
+    return lookup(tuple(tus[0].args))
 
 
 # -- source text -----------------------------------------------------------

@@ -64,9 +64,12 @@ class StrayFile(Rule):
         tree = [f for f in project.tree_files if not ignored(f)]
 
         built: dict[str, set[str]] = {}          # path -> configurations building it
+        has_code: set[str] = set()               # built files whose facts show code
         for program in project.programs:
             for tu in program.tus:
                 built.setdefault(tu.path, set()).add(program.name)
+                if any(tu.facts.get(k) for k in _MAIN_FILE_FACTS):
+                    has_code.add(tu.path)
             for af in program.asm:
                 built.setdefault(af.path, set()).add(program.name)
         # a .c file #included by a built one is built too (musl's shared fragments)
@@ -106,6 +109,8 @@ class StrayFile(Rule):
                     key=f"duplicate:{twin}")
 
         for path, configs in sorted(built.items()):
+            if path in has_code:
+                continue                  # declarations come from tokens: not empty
             try:
                 with open(os.path.join(project.root, path), "rb") as fh:
                     empty = not fh.read().strip()
@@ -117,6 +122,9 @@ class StrayFile(Rule):
 
 
 _SPACE = re.compile(r"\s")
+# facts that only code in the TU's main file produces (includes may be forced
+# with -include, so they prove nothing)
+_MAIN_FILE_FACTS = ("functions", "globals", "records", "macros", "top_events")
 
 
 def _any_glob(patterns):

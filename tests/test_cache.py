@@ -131,7 +131,7 @@ def test_corrupt_entry_is_detected_and_rebuilt(tmp_path, damage):
         data = raw[:-5] + bytes([raw[-5] ^ 1]) + raw[-4:]
     else:                       # a valid checksum over a document of the wrong shape
         body = json.dumps({"deps": {c: "x"}, "result": {}}).encode()
-        data = cache_mod.hash_bytes(body).encode() + b"\n" + body
+        data = cache_mod.checksum(body) + b"\n" + body
     open(entry, "wb").write(data)
     fc = make_cache(tmp_path / "cache")
     assert fc.get(c, ()) is None and fc.corrupt == 1
@@ -295,7 +295,7 @@ def test_entry_with_a_valid_checksum_but_undecodable_result_is_reparsed(tmp_path
     path = entries(tmp_path / "cache")[0]
     deps_line = open(path, "rb").read().split(b"\n")[1]
     body = deps_line + b"\n" + b'{"facts": [unterminated'
-    open(path, "wb").write(cache_mod.hash_bytes(body).encode() + b"\n" + body)
+    open(path, "wb").write(cache_mod.checksum(body) + b"\n" + body)
     assert main(argv + ["--select", "TL002"]) == 1     # another key: the run memo misses
     assert findings_of(capsys) == [f for f in cold if f["rule"] == "TL002"]
     assert cache_mod._decode(open(path, "rb").read()) is not None   # rewritten

@@ -162,7 +162,8 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
                 if vj is not None:
                     tus.append(_tu(root, vj))
         asm_files = [_asm(root, e, opts, major) for e in asm_entries[cfg.name]]
-        programs.append(Program(cfg.name, root, opts.profile, tus, asm_files, cfg.database))
+        programs.append(Program(cfg.name, root, opts.profile, tus, asm_files, cfg.database,
+                                predefined_for=lambda args: _predefines(args, opts.cache)))
         infos.append(ConfigInfo(cfg.name, cfg.database, len(per_config[cfg.name]), len(asm_files)))
     tree = opts.tree if opts.tree is not None else tree_files(root)
     return Project(root, opts.profile, programs, tree), infos
