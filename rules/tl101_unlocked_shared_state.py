@@ -87,7 +87,6 @@ class UnlockedSharedState(Rule):
     severity = "warning"
     precision = "medium"
     scope = "program"
-    cost = "high"           # half the rule phase: suspension model and flow over every function
     profile_schema = {**_locking.SCHEMA, **_suspension.SCHEMA, **SCHEMA}
 
     def check_program(self, program):

@@ -293,32 +293,6 @@ def test_jobs_added_by_while_waiting_to_an_empty_run_are_run(fake_jobs):
     assert [(i, ok, p["name"]) for i, ok, p in results] == [(0, True, "late.c")]
 
 
-# -- ChildCall: work on this process's data in a forked copy ------------------------
-
-def test_child_call_returns_the_value_computed_in_another_process():
-    data = {"n": 21}
-    call = parallel.ChildCall(lambda: (os.getpid(), data["n"] * 2))
-    pid, value = call.result()
-    assert value == 42 and pid != os.getpid()
-
-
-def test_child_call_raises_the_childs_exception():
-    def boom():
-        raise ValueError("bad rule")
-    with pytest.raises(ValueError, match="bad rule"):
-        parallel.ChildCall(boom).result()
-
-
-def test_child_call_that_dies_is_computed_here():
-    parent = os.getpid()
-
-    def die_in_child():
-        if os.getpid() != parent:
-            os._exit(9)
-        return "here"
-    assert parallel.ChildCall(die_in_child).result() == "here"
-
-
 def test_jobs_with_one_affinity_key_go_to_one_worker(fake_jobs):
     # two groups interleaved in list order, plus unkeyed jobs: each group is
     # parsed by one worker (one precompiled header each), all jobs run.  The

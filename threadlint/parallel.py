@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
-import pickle
 import signal
 import time
 from collections import deque
@@ -345,54 +344,3 @@ def _limit_memory(memory_mb: int) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (want, hard))
     except (ImportError, ValueError, OSError):
         pass                        # not supported here: run without a limit
-
-
-class ChildCall:
-    """``fn()`` computed in a forked copy of this process while this one goes on.
-
-    For work over data this process already holds (the program model), where
-    a worker would have to be sent all of it: the fork shares it for free.
-    ``result()`` returns ``fn``'s value or raises its exception; if the child
-    could not be forked or died without answering, ``fn`` runs here instead.
-    """
-
-    def __init__(self, fn):
-        self.fn = fn
-        self.pid = None
-        if not hasattr(os, "fork"):
-            return
-        try:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-        except OSError:
-            return
-        if pid == 0:                                    # the child
-            os.close(read_end)
-            try:
-                payload = pickle.dumps((True, fn()))
-            except BaseException as e:                  # noqa: BLE001 (handed to the parent)
-                try:
-                    payload = pickle.dumps((False, e))
-                except Exception:
-                    payload = pickle.dumps((False, RuntimeError(f"{type(e).__name__}: {e}")))
-            try:
-                with os.fdopen(write_end, "wb") as fh:
-                    fh.write(payload)
-            finally:
-                os._exit(0)                             # no atexit handlers, no stdio flush
-        os.close(write_end)
-        self.pid, self.read_end = pid, read_end
-
-    def result(self):
-        if self.pid is None:
-            return self.fn()
-        with os.fdopen(self.read_end, "rb") as fh:
-            data = fh.read()
-        os.waitpid(self.pid, 0)
-        self.pid = None
-        if not data:
-            return self.fn()                            # killed before it answered
-        ok, value = pickle.loads(data)
-        if ok:
-            return value
-        raise value

@@ -31,7 +31,6 @@ class Rule:
     default: bool = True             # on unless selected explicitly
     scope: str = "tu"                # tu | program | project
     min_configs: int = 1             # project rules that compare configurations need >= 2
-    cost: str = "low"                # "high": run beside the others when there are 2+ jobs
     profile_schema: dict = {}        # profile sections this rule reads
 
     # tu-scope: called for every TU of every configuration
@@ -115,8 +114,6 @@ def _validate(rule: type[Rule]) -> None:
         raise RuntimeError(f"bad rule id/name: {rule.id} {rule.name}")
     if rule.scope not in SCOPES or rule.severity not in ("error", "warning", "note"):
         raise RuntimeError(f"{rule.id}: bad scope or severity")
-    if rule.cost not in ("low", "high"):
-        raise RuntimeError(f"{rule.id}: bad cost {rule.cost!r}")
 
 
 def profile_schema() -> dict:
