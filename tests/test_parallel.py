@@ -1,4 +1,5 @@
 """Worker isolation: a TU that crashes, hangs or eats memory is one finding, not a failed run."""
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -120,6 +121,8 @@ def fake_jobs(monkeypatch):
             time.sleep(0.05)
         if name == "raise.c":
             raise RuntimeError("bad input")
+        if name == "gc.c":
+            return {"name": name, "frozen": gc.get_freeze_count(), "gc_on": gc.isenabled()}
         if name == "unpicklable.c":
             return lambda: None
         return {"name": name, "pid": os.getpid()}
@@ -129,10 +132,25 @@ def fake_jobs(monkeypatch):
 
 def _own_pipe():
     """In a worker: its end of the pipe to the engine (the only one it keeps open)."""
-    import gc
     from multiprocessing.connection import Connection
+    gc.unfreeze()               # the pipe was made before the fork: frozen (see _worker_main)
     (conn,) = [o for o in gc.get_objects() if isinstance(o, Connection) and not o.closed]
     return conn
+
+
+def test_worker_never_scans_what_the_engine_made_before_the_fork(fake_jobs):
+    # The engine runs with its GC off: everything it made is in the youngest
+    # generation, and a worker's first collection would walk it all (0.12 s
+    # after a warm run had decoded its cache hits).
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        model = [["ref", i] for i in range(100_000)]         # lists: always GC-tracked
+        ((_, ok, payload),) = list(parallel.run([("c", "/x/gc.c", ())], 1, timeout=30))
+    finally:
+        if was_on:
+            gc.enable()
+    assert ok and payload["gc_on"] and payload["frozen"] >= len(model)
 
 
 @pytest.mark.parametrize("n_workers", [1, 2, 3])
