@@ -311,3 +311,33 @@ def test_stored_values_round_trip_and_follow_the_salt(tmp_path):
     (path,) = glob.glob(str(tmp_path / "cache" / "values" / "*.json"))
     open(path, "ab").write(b"x")                       # damaged: a miss
     assert fc.get_value("predefines", ["-DX"]) is None
+
+
+@pytest.mark.parametrize("few", [True, False])
+def test_hits_are_decoded_before_a_few_parses_and_beside_many(tmp_path, capsys, monkeypatch, few):
+    # While a forked worker lives, every page the engine writes is copied:
+    # decoding the hits beside it costs more than the few parses overlap.
+    from threadlint import engine, parallel
+    src, argv = tree(tmp_path)
+    assert main(argv) == 1
+    cold = findings_of(capsys)
+    (src / "other.c").write_text(TREE["other.c"] + "/* edited */\n")
+    events = []
+    real_run, real_load = parallel.run, cache_mod.Entry.load
+
+    def run(specs, *a, **k):
+        events.append(("run", len(specs)))
+        return real_run(specs, *a, **k)
+
+    def load(self):
+        events.append(("load", 1))
+        return real_load(self)
+
+    monkeypatch.setattr(parallel, "run", run)
+    monkeypatch.setattr(cache_mod.Entry, "load", load)
+    monkeypatch.setattr(engine, "FEW_MISSES", 4 if few else 0)
+    assert main(argv) == 1
+    assert findings_of(capsys) == cold
+    assert ("run", 1) in events and events.count(("load", 1)) == 2       # one miss, two hits
+    before_run = events[:events.index(("run", 1))]
+    assert before_run.count(("load", 1)) == (2 if few else 0)
