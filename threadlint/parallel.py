@@ -16,12 +16,10 @@ instead of exhausting the machine.
 from __future__ import annotations
 
 import gc
-import multiprocessing as mp
 import os
 import signal
 import time
 from collections import deque
-from multiprocessing.connection import wait
 from typing import Iterator
 
 from threadlint import worker
@@ -158,6 +156,9 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
         return
     if timeout is not None and not 0 < timeout < float("inf"):
         timeout = None                  # 0, inf: no limit
+    # imported here: a run the memo answers starts no worker
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
     memory_mb = memory_limit_mb() if memory_mb is None else memory_mb
     todo: deque[int] = deque()
