@@ -76,22 +76,21 @@ def run(opts: Options) -> RunResult:
                      complete=not any(tu.crashed for p in project.programs for tu in p.tus))
 
 
-def analysed_inputs(project: Project, read: set[str] | None = None) -> set[str]:
-    """Absolute paths of every file the analysis read (``read``: ``_read_files(project)``
-    if known; assembly includes are added)."""
-    out = set(read) if read is not None else _read_files(project)
+def analysed_inputs(project: Project, read: set[str]) -> set[str]:
+    """Absolute paths of every file the analysis read: ``read`` (``_read_files``)
+    and the assembly files' includes."""
+    out = set(read)
     for program in project.programs:
         for a in program.asm:
             out.update(a.facts.get("includes", ()))
     return out
 
 
-def analysed_sources(project: Project, read: set[str] | None = None) -> list[str]:
-    """Relative paths of the files under root that the analysis read (C files,
-    their headers, assembly files; ``read``: ``_read_files(project)`` if known)."""
+def analysed_sources(project: Project, read: set[str]) -> list[str]:
+    """Relative paths of the files under root among ``read`` (``_read_files``:
+    C files, their headers, assembly files)."""
     prefix = os.path.join(project.root, "")
-    rel = {_rel(project.root, p) for p in (read if read is not None else _read_files(project))
-           if p.startswith(prefix)}
+    rel = {_rel(project.root, p) for p in read if p.startswith(prefix)}
     return sorted(p for p in rel if not p.startswith("../"))
 
 

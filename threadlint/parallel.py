@@ -31,7 +31,8 @@ PARSED = "parsed"
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    cpus = allowed_cpus()
+    return max(1, len(cpus) if cpus else os.cpu_count() or 1)
 
 
 def memory_limit_mb() -> int:
