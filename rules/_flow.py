@@ -452,7 +452,7 @@ def _guard_key(text: str | None, events: list):
 def build(fn: dict, source: Source | None = None, noreturn=frozenset()) -> CFG:
     """The CFG of one function definition (facts ``functions`` entry)."""
     b = _Builder(fn, source, NORETURN | frozenset(noreturn))
-    end = b.seq(fn.get("body", []), b.cfg.entry, _Ctx(), scope=True)
+    end = b.seq(fn["body"], b.cfg.entry, _Ctx(), scope=True)
     if end is not None:
         line = fn.get("end_l") or fn["l"]
         b.cfg.blocks[end].items.append(({"k": "return", "l": line, "c": 1, "v": "",

@@ -377,6 +377,7 @@ def flow_graph(program, tu, fn):
         src_memo = program.__dict__.setdefault("_tl_src_memo", {})
         if tu.abspath not in src_memo:
             src_memo[tu.abspath] = _flow.Source.read(tu.abspath)
+        tu.body(fn)                   # decoded, if it was not yet
         memo[key] = _flow.build(fn, src_memo[tu.abspath], vocabulary(program).noreturn)
     return memo[key]
 
@@ -404,7 +405,7 @@ def functions_with_lock_macros(program):
                      if m.get("func") and (vocab.op(m["name"]) or ("declare",))[0] != "declare"}
             if not funcs:
                 continue
-            for fn in tu.functions:
+            for fn in tu.heads:
                 if fn["name"] in funcs:
                     memo.append((tu, fn))
         program.__dict__["_tl_lock_functions"] = memo

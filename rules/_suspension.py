@@ -98,9 +98,10 @@ class SuspensionModel:
         self.acquire_callees = set()
         suspending_macros = {m for k in vocab.kinds.values() if k.acquire_suspends for m in k.acquire}
         for tu in program.tus:
-            for fn, call in tu.calls():
-                if call.get("m") in suspending_macros and not call.get("ind"):
-                    self.acquire_callees.add(self.cg.key(tu.path, call["n"]) or call["n"])
+            for fn in tu.heads:
+                for name, _, _, macro in fn["calls"]:      # direct calls (frontend.summary)
+                    if macro in suspending_macros:
+                        self.acquire_callees.add(self.cg.key(tu.path, name) or name)
         self.explicit_names = names
         self.patterns = patterns
         # one regular expression for every glob: fnmatchcase on each is slow
@@ -122,6 +123,9 @@ class SuspensionModel:
                     strict[b].append(a)
         self.strict = _Reaching(strict, self.targets)
         self.loose = _Reaching(loose, self.targets)
+        # names of the functions with a chain (every strict chain is a loose one)
+        self._loose_names = {g.nodes[k].get("name", k) for k in self.loose.next}
+        self._strict_names = {g.nodes[k].get("name", k) for k in self.strict.next}
         self._call_memo: dict[int, tuple] = {}       # id(call) -> (call, tu path, witness)
 
     def is_target_name(self, name: str) -> bool:
@@ -133,6 +137,18 @@ class SuspensionModel:
         if key in self.loose:
             return Witness(self, self.loose[key], False)
         return None
+
+    def may_suspend(self, tu_path: str, fn: dict) -> bool:
+        """False when no call of ``fn`` has a ``call_witness``, from its summary
+        (``frontend.summary``) alone; True when one may have."""
+        if not fn["calls"]:
+            return False
+        g = self.cg.g
+        for name, _, _, _ in fn["calls"]:
+            if name in self._loose_names or (name not in g and self.is_target_name(name)):
+                return True
+        # a function passed as an argument may be called back (_call_witness)
+        return any(name in self._strict_names for name, _, _ in fn["frefs"])
 
     def call_witness(self, tu_path: str, call: dict) -> Witness | None:
         """Why a call event may suspend, or None.  Calls through pointers are
@@ -211,13 +227,16 @@ def is_cooperative(program) -> bool:
     noop = {m for k in vocab.kinds.values() if not k.holds for m in k.acquire}
     blocking = {m for k in vocab.kinds.values() if k.acquire_suspends for m in k.acquire}
     real_blocking = False
+    lock_macros = noop | blocking
     for tu in program.tus:
-        for fn in tu.functions:
+        for fn in tu.heads:
+            if lock_macros.isdisjoint(fn["macros"]):
+                continue                 # the summary says: no lock macro in this body
             # a macro's call has the macro's position; the macro event may come
             # before or (inside an if/loop slot) after the call in the tree
             macros, calls = set(), set()
             for ev in tu.of_kind(fn, "macro"):
-                if ev["n"] in noop | blocking:
+                if ev["n"] in lock_macros:
                     macros.add((ev["n"], ev["l"], ev["c"]))
             if not macros:
                 continue

@@ -102,8 +102,9 @@ class UnlockedSharedState(Rule):
         self.strong = {k for k, spec in self.vocab.kinds.items() if spec.holds}
         self.mutable = _written_globals(program)
         for tu in program.tus:
-            for fn in tu.functions:
-                if any(self.model.call_witness(tu.path, c) for c in tu.fn_calls(fn)):
+            for fn in tu.heads:
+                if self.model.may_suspend(tu.path, fn) and \
+                        any(self.model.call_witness(tu.path, c) for c in tu.fn_calls(fn)):
                     found = self._function(program, tu, fn)
                     if found:
                         yield found
@@ -385,13 +386,12 @@ def _global_write_sites(program) -> list:
     if memo is None:
         memo = []
         for tu in program.tus:
-            for fn in tu.functions:
-                # cheap test first; the sites are then listed in evaluation order
-                if not any(r.get("s") in ("global", "static") and not r.get("tls")
-                           for k in ("assign", "incdec") for ev in tu.of_kind(fn, k)
-                           for r in _write_targets(ev, False)):
+            for fn in tu.heads:
+                # the summary first (frontend.summary: the same write targets);
+                # the sites are then listed in evaluation order
+                if not fn["writes"]:
                     continue
-                sites = [(ev, r) for ev, w in iter_events(fn["body"])
+                sites = [(ev, r) for ev, w in iter_events(tu.body(fn))
                          for r in _write_targets(ev, w)
                          if r.get("s") in ("global", "static") and not r.get("tls")]
                 if sites:
@@ -452,7 +452,9 @@ def _entry_held(program) -> dict:
         names = statics.get(tu.path)
         if not names:
             continue
-        for fn in tu.functions:
+        for fn in tu.heads:
+            if names.isdisjoint(c[0] for c in fn["calls"]):
+                continue
             calls = [c for c in tu.fn_calls(fn) if not c.get("ind") and c["n"] in names]
             if not calls:
                 continue

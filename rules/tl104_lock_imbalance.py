@@ -143,10 +143,10 @@ class LockImbalance(Rule):
             return
         model = _suspension.suspension_model(program)
         for tu in program.tus:
-            for fn in tu.functions:
-                if not any(not c.get("ind") and c["n"] in vocab.fallible for c in tu.fn_calls(fn)):
-                    continue              # cheap test first: statement_calls walks the body
-                calls = [c for c in statement_calls(fn["body"])
+            for fn in tu.heads:
+                if vocab.fallible.isdisjoint(c[0] for c in fn["calls"]):
+                    continue              # the summary first: statement_calls walks the body
+                calls = [c for c in statement_calls(tu.body(fn))
                          if not c.get("ind") and c["n"] in vocab.fallible]
                 if not calls:
                     continue

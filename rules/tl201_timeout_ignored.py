@@ -97,7 +97,7 @@ class TimeoutIgnored(Rule):
             if kind[key] in exempt:
                 continue
             tu, fn = funcs[key]
-            why = _stub(fn, tparam[key], src, tu.path, errno_fns)
+            why = _stub(tu, fn, tparam[key], src, errno_fns)
             if why:
                 stubs[key] = why
 
@@ -137,7 +137,7 @@ def _timeout_params(program, cg, types):
     """Every C function by call-graph key, and the index of its timeout parameter."""
     funcs, tparam = {}, {}
     for tu in program.tus:
-        for fn in tu.functions:
+        for fn in tu.heads:
             key = cg.key(tu.path, fn["name"])
             if key is None:
                 continue
@@ -200,7 +200,7 @@ def _forwarded(cg, tu, fn, index, tparam):
     """(callee, site) for calls that pass timeout parameter ``index`` on as the
     callee's own timeout parameter."""
     pname = fn["params"][index][0]
-    for node in walk(fn["body"]):
+    for node in walk(tu.body(fn)):
         if node["k"] != "call" or node.get("ind"):
             continue
         callee = _target(cg, cg.key(tu.path, node["n"]) or node["n"])
@@ -235,10 +235,11 @@ def _reachers(key, forwards, kind):
     return out
 
 
-def _stub(fn, index, src, path, errno_fns):
+def _stub(tu, fn, index, src, errno_fns):
     """(line, col, description) when the function does not wait for its timeout."""
+    path = tu.path
     pname = fn["params"][index][0]
-    nodes = list(walk(fn["body"]))
+    nodes = list(walk(tu.body(fn)))
     if not any(n["k"] == "ref" and n["n"] == pname for n in nodes):
         return fn["l"], fn["c"], f"never reads its timeout parameter '{pname}'"
     for n in nodes:

@@ -50,10 +50,11 @@ class SyncTypePun(Rule):
         types = ptable(program.profile, "sync_types.types")
         if not types:
             return
-        for fn in tu.functions:
-            # a finding needs a cast from a pointer to a sync type (maybe inner)
-            if any(_sync_pointee(c.get("f") or "", types) for c in tu.of_kind(fn, "cast")):
-                yield from self._scan(fn["body"], types, tu.path, fn["name"], None)
+        for fn in tu.heads:
+            # a finding needs a cast from a pointer to a sync type (maybe inner):
+            # the summary lists the source types of the body's casts
+            if any(_sync_pointee(t, types) for t in fn["casts"]):
+                yield from self._scan(tu.body(fn), types, tu.path, fn["name"], None)
         yield from self._scan(tu.facts.get("top_events", []), types, tu.path, None, None)
 
     def _scan(self, nodes, types, path, func, declared):

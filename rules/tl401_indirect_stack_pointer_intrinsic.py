@@ -1,10 +1,8 @@
-import operator
 import re
 
 from threadlint.registry import Rule
 from threadlint_rules._port import identifiers, plist
 
-_NAME = operator.itemgetter("n")
 _ASM_CALL = re.compile(r"\b(?:call|return_call)\s+([A-Za-z_]\w*)")
 
 
@@ -69,7 +67,9 @@ class IndirectStackPointerIntrinsic(Rule):
         cg = program.callgraph
         wrappers = _wrappers(program, named, globals_)
         for tu in program.tus:
-            for fn in tu.functions:
+            for fn in tu.heads:
+                if "asm" not in fn["kinds"] and wrappers.isdisjoint(c[0] for c in fn["calls"]):
+                    continue              # the summary says: no call of a wrapper
                 for name, line, col, how in _accessor_calls(tu, fn, wrappers):
                     key = cg.key(tu.path, name)
                     d = cg.definition(key) if key else None
@@ -105,9 +105,10 @@ def _wrappers(program, named, globals_):
             if touched & globals_ and calls <= imports | named:
                 out.add(fn["name"])
     for tu in program.tus:
-        for fn in tu.functions:
-            touches = not globals_.isdisjoint(map(_NAME, tu.of_kind(fn, "ref"))) or \
-                any(identifiers(n.get("x", "")) & globals_ for n in tu.of_kind(fn, "asm"))
+        for fn in tu.heads:
+            # the summary first (frontend.summary): most functions touch no global
+            touches = not globals_.isdisjoint(fn["globals"]) or ("asm" in fn["kinds"] and any(
+                identifiers(n.get("x", "")) & globals_ for n in tu.of_kind(fn, "asm")))
             if touches and all(n["n"] in named or n["n"].startswith("__builtin_")
                                for n in tu.of_kind(fn, "call")):
                 out.add(fn["name"])

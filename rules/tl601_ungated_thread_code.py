@@ -1,4 +1,3 @@
-from threadlint.facts import walk
 from threadlint.registry import Rule
 from threadlint.sources import SourceLines
 from threadlint_rules._port import (branch_active, branches, code_of, identifiers,
@@ -147,16 +146,14 @@ class UngatedThreadCode(Rule):
             return
         for tu in program.tus:
             arms = None
-            for fn in tu.functions:
-                for n in walk(fn["body"]):
-                    if n["k"] != "call" or n.get("ind"):
-                        continue
+            for fn in tu.heads:
+                for name, line, col, _ in fn["calls"]:     # direct calls, pre-order
                     for patterns, why in checks:
-                        if not matches(n["n"], patterns) or matches(fn["name"], patterns):
+                        if not matches(name, patterns) or matches(fn["name"], patterns):
                             continue
                         if arms is None:
                             arms = branches(src.lines(tu.path))
-                        arm = innermost(arms, n["l"])
+                        arm = innermost(arms, line)
                         keyed = arm.keyed_on() if arm else set()
                         pulled = ""
                         related = []
@@ -169,9 +166,9 @@ class UngatedThreadCode(Rule):
                         who = (f"thread-API definition {fn['name']}" if matches(fn["name"], apis)
                                else fn["name"])
                         yield self.finding(
-                            f"{who} calls {n['n']} in configuration {program.name}: it {why}"
-                            f"{pulled}", tu.path, n["l"], n["c"], function=fn["name"],
-                            related=related, configs=(program.name,), key=f"call:{n['n']}")
+                            f"{who} calls {name} in configuration {program.name}: it {why}"
+                            f"{pulled}", tu.path, line, col, function=fn["name"],
+                            related=related, configs=(program.name,), key=f"call:{name}")
                         break
         for af in program.asm:
             for fn in af.facts.get("functions", []):

@@ -24,15 +24,17 @@ Robustness:
 
 The object is per run: stats are memoised and never re-read.
 
-Speed: a warm run decodes every entry (about 20 kB of JSON per TU, millions
-of small objects in all).  CPython's cyclic GC would rescan that growing,
+Speed: a warm run decodes every entry's head (the result without function
+bodies, ``frontend.summary``); the bodies (85% of the bytes, millions of
+small objects in all) are decoded when a rule looks into that TU.  CPython's
+cyclic GC would rescan that growing,
 acyclic heap again and again (measured: 3/4 of the decode time), so each
 decoded entry is moved to the GC's permanent generation (``gc.freeze``).
 Reference counting still frees everything; only cycles among objects that
 existed before the freeze are no longer collected, which a one-shot run does
-not need.  An entry keeps its dependency list and its result on separate lines:
-``lookup`` decodes only the former, so the engine can start the workers on
-the misses first and decode the hits while they parse.
+not need.  An entry keeps its dependency list, its result's head and the
+bodies on separate lines: ``lookup`` decodes only the first, so the engine
+can start the workers on the misses first and decode the hits while they parse.
 """
 from __future__ import annotations
 
@@ -43,9 +45,10 @@ import time
 import zlib
 
 from threadlint import jsonio
+from threadlint.frontend import summary
 from threadlint.fsutil import atomic_write_bytes
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 RACY_NS = 2_000_000_000          # coarse-mtime filesystems (FAT: 2 s) included
 UNTRUSTED_MTIME = -1             # stored for racy files: never equals a real mtime
 _GITIGNORE = "# created by threadlint: the fact cache is not source\n*\n"
@@ -121,16 +124,19 @@ class FactCache:
 
     # -- API -------------------------------------------------------------
     def get(self, path: str, args) -> dict | None:
-        """The cached parse result of ``path`` with ``args``, or None (a miss)."""
+        """The cached parse result of ``path`` with ``args``, bodies included, or
+        None (a miss)."""
         entry = self.lookup(path, args)
-        if entry is None:
-            return None
-        result = entry.load()
-        if result is None:
+        loaded = entry.load() if entry is not None else None
+        if loaded is not None:
+            head, bodies = loaded
+            if summary.attach_bodies(head.get("facts", {}).get("functions", []), bodies):
+                return head
+        if entry is not None:
             self.hits -= 1
             self.corrupt += 1
             return self._miss(path)
-        return result
+        return None
 
     def lookup(self, path: str, args) -> "Entry | None":
         """A valid entry for ``path`` with ``args`` (its result still encoded), or
@@ -165,9 +171,10 @@ class FactCache:
         return Entry(result_raw, list(known))
 
     def put(self, path: str, args, result: dict, raw: bytes | None = None) -> None:
-        """``raw``: ``result`` already encoded (by the worker), stored as is."""
+        """``raw``: ``result`` already encoded (``frontend.summary.encode``, by the
+        worker), stored as is."""
         self._write(path, args, [path] + list(result.get("includes", [])),
-                    raw if raw is not None else jsonio.dumps(result))
+                    raw if raw is not None else summary.encode(result))
 
     def get_value(self, kind: str, key) -> object | None:
         """A value stored with ``put_value`` under the same kind and key (a
@@ -228,7 +235,7 @@ class FactCache:
 
 
 class Entry:
-    """A valid cache entry whose parse result is still JSON bytes."""
+    """A valid cache entry whose parse result is still encoded."""
 
     __slots__ = ("raw", "deps")
 
@@ -236,20 +243,19 @@ class Entry:
         self.raw = raw
         self.deps = deps            # the main file and every file it included
 
-    def load(self) -> dict | None:
-        """The parse result, or None when it does not decode (a miss for the caller)."""
-        result = _loads_frozen(self.raw)
-        return result if isinstance(result, dict) else None
+    def load(self) -> tuple[dict, bytes] | None:
+        """(the parse result without its function bodies, the encoded bodies)
+        (``frontend.summary.split``), or None when it does not decode (a miss
+        for the caller)."""
+        return _split_frozen(self.raw)
 
 
-def _loads_frozen(raw: bytes):
+def _split_frozen(raw: bytes):
     """Decode without cyclic-GC passes over the result (see the module doc)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return jsonio.loads(raw)
-    except jsonio.DecodeError:
-        return None
+        return summary.split(raw)
     finally:
         if enabled:
             gc.freeze()
@@ -316,12 +322,13 @@ def _split(raw: bytes):
 def _decode(raw: bytes):
     """The whole entry as ``{"deps", "result"}``, or None when it is damaged."""
     parts = _split(raw)
-    if parts is None:
+    loaded = _split_frozen(parts[1]) if parts is not None else None
+    if loaded is None:
         return None
-    result = _loads_frozen(parts[1])
-    if not isinstance(result, dict):
+    head, bodies = loaded
+    if not summary.attach_bodies(head.get("facts", {}).get("functions", []), bodies):
         return None
-    return {"deps": parts[0], "result": result}
+    return {"deps": parts[0], "result": head}
 
 
 def _fresh_stat(path: str):

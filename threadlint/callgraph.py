@@ -37,7 +37,7 @@ class CallGraph:
         statics: dict[tuple[str, str], str] = {}
         alias_macros = program.profile.get("callgraph.alias_macros", {}) if program.profile else {}
         for tu in program.tus:
-            for fn in tu.functions:
+            for fn in tu.heads:
                 key = f"{tu.path}::{fn['name']}" if fn["static"] else fn["name"]
                 if fn["static"]:
                     statics[(tu.path, fn["name"])] = key
@@ -66,20 +66,14 @@ class CallGraph:
                 g.add_edge(src, dst, kind=kind, sites=[site])
 
         for tu in program.tus:
-            for fn in tu.functions:
+            # from the functions' summaries (frontend.summary): no body is decoded
+            for fn in tu.heads:
                 src = resolve(tu.path, fn["name"])
-                # calls and address-takings in body order; most functions take no address
-                calls = tu.of_kind(fn, "call")
-                for node in tu.nodes(fn) if tu.of_kind(fn, "fref") else calls:
-                    k = node["k"]
-                    if k == "call":
-                        if node.get("ind"):
-                            g.nodes[src]["indirect_calls"] += 1
-                            continue
-                        kind = "macro" if _in_macro(node, fn) else "call"
-                        add_edge(src, node["n"], tu.path, kind, (tu.path, node["l"], node["c"]))
-                    elif k == "fref":
-                        add_edge(src, node["n"], tu.path, "fptr", (tu.path, node["l"], node["c"]))
+                g.nodes[src]["indirect_calls"] += fn["ind"]
+                for name, line, col, macro in fn["calls"]:
+                    add_edge(src, name, tu.path, "macro" if macro else "call", (tu.path, line, col))
+                for name, line, col in fn["frefs"]:
+                    add_edge(src, name, tu.path, "fptr", (tu.path, line, col))
             for m in tu.facts.get("macros", []):
                 kind = alias_macros.get(m["name"]) if isinstance(alias_macros, dict) else None
                 if kind and len(m["args"]) >= 2:
@@ -147,8 +141,3 @@ class CallGraph:
         site = min(data["sites"])
         return Step(a, b, data["kind"], site)
 
-
-def _in_macro(call: dict, fn: dict) -> bool:
-    # Calls produced by a macro expansion carry the expansion's location; the
-    # frontend marks the preceding macro event at the same position.
-    return bool(call.get("m"))

@@ -12,10 +12,10 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
-from threadlint import __version__, adapter, jsonio, parallel
-from threadlint.facts import AsmFile, Program, Project, TU, function_index
+from threadlint import __version__, adapter, parallel
+from threadlint.facts import AsmFile, EncodedBodies, Program, Project, TU
 from threadlint.finding import Finding, compute_fingerprint
-from threadlint.frontend import asm as asm_scanner, pch
+from threadlint.frontend import asm as asm_scanner, pch, summary
 from threadlint.inputs import BuildConfig, tree_files
 from threadlint.sources import SourceLines
 from threadlint.result import ConfigInfo, RuleMeta, RunResult
@@ -40,13 +40,12 @@ class _CJob:
     path: str
     args: tuple[str, ...]
     pic_variants: list[tuple[str, ...]] = field(default_factory=list)
-    result: dict | None = None
+    result: dict | None = None      # without the function bodies ...
+    bodies: EncodedBodies | None = None   # ... which stay encoded until a rule needs them
     failure: str = ""
-    index: dict | None = None       # facts.function_index of result["facts"]
 
-    def take(self, result: dict) -> None:
-        self.result = result
-        self.index = function_index(result.get("facts") or {})
+    def take(self, loaded: tuple[dict, bytes]) -> None:
+        self.result, self.bodies = loaded[0], EncodedBodies(loaded[1])
 
 
 def run(opts: Options) -> RunResult:
@@ -199,21 +198,21 @@ def _execute(job_list: list[_CJob], opts: Options) -> list[_CJob]:
             for vj in _pic_variants(job):
                 variants.append(vj)
                 entry = opts.cache.lookup(vj.path, vj.args) if opts.cache else None
-                result = entry.load() if entry is not None else None
-                if result is None:
+                loaded = entry.load() if entry is not None else None
+                if loaded is None:
                     parse(vj)
                 else:
-                    vj.take(result)
+                    vj.take(loaded)
 
         def while_parsing() -> None:
             """This process's work that overlaps the workers' parsing."""
             import threadlint.callgraph  # noqa: F401  (networkx: ~0.1 s of imports the model needs)
             for job, entry in hits:
-                result = entry.load()
-                if result is None:
+                loaded = entry.load()
+                if loaded is None:
                     parse(job)          # undecodable despite its checksum
                 else:
-                    job.take(result)
+                    job.take(loaded)
                     settled(job)
 
         for job, prefix in zip(misses, prefixes):
@@ -254,13 +253,14 @@ def _collect(batch: list[_CJob], runner, opts: Options, settled) -> None:
     done = 0
     for i, ok, payload in runner:
         job = batch[i]
-        if ok:
-            job.take(jsonio.loads(payload))
+        loaded = summary.split(payload) if ok else None
+        if loaded is not None:
+            job.take(loaded)
             if opts.cache:
                 opts.cache.put(job.path, job.args, job.result, raw=payload)
             settled(job)
         else:
-            job.failure = str(payload)
+            job.failure = str(payload) if not ok else "the worker's result does not decode"
         done += 1
         if opts.progress:
             opts.progress(done, len(batch))
@@ -291,13 +291,11 @@ def _rel(root: str, path: str) -> str:
 def _tu(root: str, job: _CJob) -> TU:
     res = job.result or {}
     diags = [dict(d, path=_rel(root, d["path"]) if d.get("path") else "") for d in res.get("diagnostics", [])]
-    tu = TU(path=_rel(root, job.path), abspath=job.path, args=job.args,
-            facts=res.get("facts", {"functions": [], "globals": [], "records": [], "macros": [],
-                                    "top_events": []}),
-            includes=res.get("includes", []), diagnostics=diags, crashed=job.failure)
-    if job.index is not None and "facts" in res:
-        tu.share_index(job.index)
-    return tu
+    return TU(path=_rel(root, job.path), abspath=job.path, args=job.args,
+              facts=res.get("facts", {"functions": [], "globals": [], "records": [], "macros": [],
+                                      "top_events": []}),
+              includes=res.get("includes", []), diagnostics=diags, crashed=job.failure,
+              bodies=job.bodies if "facts" in res else None)
 
 
 def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from threadlint.frontend.summary import attach_bodies, summary
+
 
 def iter_events(nodes, writes: bool = False):
     """Yield ``(event, is_write)`` in evaluation order (operands before operators,
@@ -79,9 +81,33 @@ def walk(nodes):
             extend(reversed(sub))
 
 
+class EncodedBodies:
+    """The function bodies of one parse result, still encoded
+    (``frontend.summary``): decoded once, on first use, into the function
+    entries that every TU of that result shares."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes):
+        self.raw: bytes | None = raw
+
+    def attach(self, functions: list[dict]) -> None:
+        if self.raw is None:
+            return
+        if not attach_bodies(functions, self.raw):
+            # the entry's checksum held, so the writer produced this
+            raise RuntimeError("function bodies of a parse result do not decode")
+        self.raw = None
+
+
 @dataclass
 class TU:
-    """One analysed C translation unit in one configuration."""
+    """One analysed C translation unit in one configuration.
+
+    ``heads`` are the functions without their bodies (name, params, location
+    and the summary of ``frontend.summary``); ``functions``, ``body()``,
+    ``nodes()`` and ``of_kind()`` decode the TU's bodies on first use, so
+    test a summary first where it answers the question."""
 
     path: str                       # relative to the source root
     abspath: str
@@ -90,14 +116,33 @@ class TU:
     includes: list[str] = field(default_factory=list)
     diagnostics: list[dict] = field(default_factory=list)
     crashed: str = ""               # worker crash / timeout description
+    bodies: EncodedBodies | None = None   # None: the entries have their bodies
+
+    def __post_init__(self):
+        if self.bodies is None:     # facts made in process (tests): summarize them here
+            for fn in self.facts.get("functions", ()):
+                if "kinds" not in fn:
+                    fn.update(summary(fn["body"]))
+
+    @property
+    def heads(self) -> list[dict]:
+        return self.facts.get("functions", [])
 
     @property
     def functions(self) -> list[dict]:
+        if self.bodies is not None:
+            self.bodies.attach(self.facts["functions"])
         return self.facts.get("functions", [])
 
+    def body(self, fn: dict) -> list[dict]:
+        """The event tree of one of this TU's functions."""
+        if self.bodies is not None:
+            self.bodies.attach(self.facts["functions"])
+        return fn["body"]
+
     def nodes(self, fn: dict) -> list[dict]:
-        """``walk(fn["body"])`` as a list, built once per function: the rules
-        and the call graph walk the same bodies many times."""
+        """``walk(body)`` as a list, built once per function: the rules and the
+        call graph walk the same bodies many times."""
         return self._index(fn)[0]
 
     def of_kind(self, fn: dict, kind: str) -> list[dict]:
@@ -113,25 +158,10 @@ class TU:
         memo = self.__dict__.setdefault("_nodes_memo", {})
         hit = memo.get(id(fn))
         if hit is None or hit[0] is not fn:         # keep fn alive: its id stays unique
+            if self.bodies is not None:
+                self.bodies.attach(self.facts["functions"])
             hit = memo[id(fn)] = (fn, *_index_body(fn))
         return hit[1], hit[2]
-
-    def share_index(self, memo: dict) -> None:
-        """Use an index built by ``function_index`` over these very facts."""
-        self.__dict__["_nodes_memo"] = memo
-
-    def calls(self):
-        """(function, call-event) for every call in the TU."""
-        for fn in self.functions:
-            for node in self.fn_calls(fn):
-                yield fn, node
-
-
-def function_index(facts: dict) -> dict:
-    """The per-function node index ``TU.nodes``/``of_kind`` use, for every
-    function of ``facts``.  The engine builds it as each TU's facts arrive,
-    while the workers still parse, instead of on first use by a rule."""
-    return {id(fn): (fn, *_index_body(fn)) for fn in facts.get("functions", ())}
 
 
 def _index_body(fn: dict):

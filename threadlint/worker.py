@@ -9,8 +9,8 @@ def run_job(job: tuple, on_parsed=None):
     if kind == "c":
         _, path, args, prefix, pch_dir = job
         from threadlint.frontend.parse import parse_c
-        from threadlint.jsonio import dumps
-        # JSON bytes, not a dict: the engine decodes them once and stores the
+        from threadlint.frontend.summary import encode
+        # JSON bytes, not a dict: the engine decodes the head and stores the
         # same bytes in the fact cache (no pickle round trip, no re-encoding)
-        return dumps(parse_c(path, list(args), prefix, pch_dir, on_parsed))
+        return encode(parse_c(path, list(args), prefix, pch_dir, on_parsed))
     raise ValueError(f"unknown job kind {kind!r}")
