@@ -196,6 +196,14 @@ class LockModel:
         self.decls: dict[str, list[LockDecl]] = {}
         self.statics: dict[str, set[str]] = {}
         macros = vocab.declare_macros
+        # the headers under the root that declare a lock, each scanned once
+        # (~30k inclusions in a configuration, a few hundred distinct headers)
+        root = self.root.rstrip(os.sep) + os.sep
+        self.lock_headers: dict[str, list[dict]] = {}
+        for inc in sorted({inc for tu in program.tus for inc in tu.includes} if macros else ()):
+            found = scan_file(inc, macros) if inc.startswith(root) else None
+            if found:
+                self.lock_headers[inc] = found
         for tu in program.tus:
             self._collect(tu, macros)
 
@@ -229,11 +237,8 @@ class LockModel:
                 continue
             self._add(tu.path, m["args"][0], self.vocab.op(m["name"])[1], m["name"], tu.path, m["l"],
                       m["c"], ctx["context"] == "member", _is_static(m["args"]), ctx["record"])
-        root = self.root.rstrip(os.sep) + os.sep
         for inc in tu.includes:
-            if not inc.startswith(root):
-                continue
-            found = scan_file(inc, macros)
+            found = self.lock_headers.get(inc)
             if not found:
                 continue                 # most headers declare no lock
             rel = os.path.relpath(inc, self.root).replace(os.sep, "/")

@@ -103,7 +103,8 @@ class UnlockedSharedState(Rule):
         self.mutable = _written_globals(program)
         for tu in program.tus:
             for fn in tu.heads:
-                if self.model.may_suspend(tu.path, fn) and \
+                # the summaries first: most functions that may suspend track nothing
+                if self.model.may_suspend(tu.path, fn) and self._may_track_summary(tu, fn) and \
                         any(self.model.call_witness(tu.path, c) for c in tu.fn_calls(fn)):
                     found = self._function(program, tu, fn)
                     if found:
@@ -269,6 +270,18 @@ class UnlockedSharedState(Rule):
                 return True
         return False
 
+    def _may_track_summary(self, tu, fn) -> bool:
+        """False only when ``_may_track`` is, from the function's summary: a
+        parameter or local of a per-descriptor type, a borrow call, or a
+        global that some function writes."""
+        types_re = self.types_re
+        if types_re and (any(types_re.search(t) for _, t in fn.get("params", ()))
+                         or any(types_re.search(t) for t in fn["types"])):
+            return True
+        if not self.borrow.isdisjoint(c[0] for c in fn["calls"]):
+            return True
+        return any(g in self.mutable or f"{tu.path}::{g}" in self.mutable for g in fn["globals"])
+
     # -- written under a STRONG lock here, without it there ----------------------------
     def _consistency(self, program):
         writes = _global_writes(program, self.strong)
@@ -431,8 +444,25 @@ def _strong_identities(program, facts, strong_kinds) -> frozenset:
     return frozenset(op[2] for op in facts.ops if op[1] in strong_kinds)
 
 
+def _toward_writers(tu, statics: set[str]) -> set[str]:
+    """The static functions among ``statics`` that write shared state or call
+    one that does: the only ones whose callers' locks ``_global_writes`` asks
+    about (from the summaries; a static function's callers are in its TU)."""
+    heads = [fn for fn in tu.heads if fn["name"] in statics]
+    out = {fn["name"] for fn in heads if fn["writes"]}
+    grew = bool(out)
+    while grew:
+        grew = False
+        for fn in heads:
+            if fn["name"] not in out and not out.isdisjoint(c[0] for c in fn["calls"]):
+                out.add(fn["name"])
+                grew = True
+    return out
+
+
 def _entry_held(program) -> dict:
-    """Static functions whose every call site holds a STRONG lock: key -> identities."""
+    """Static functions that write shared state (or call one that does) whose
+    every call site holds a STRONG lock: key -> identities."""
     memo = program.__dict__.get("_tl_entry_held")
     if memo is not None:
         return memo
@@ -449,7 +479,7 @@ def _entry_held(program) -> dict:
             statics.setdefault(data["path"], set()).add(data["name"])
     sites: dict[str, list] = {}            # callee key -> [(caller key, held at the call)]
     for tu in program.tus:
-        names = statics.get(tu.path)
+        names = _toward_writers(tu, statics.get(tu.path, set()))
         if not names:
             continue
         for fn in tu.heads:

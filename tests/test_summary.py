@@ -42,6 +42,8 @@ def expected_summary(body: list) -> dict:
         "globals": sorted({n["n"] for n in nodes if n["k"] == "ref" and n.get("s") in ("global", "static")}),
         "macros": sorted({n["n"] for n in nodes if n["k"] == "macro"}),
         "casts": sorted({n["f"] for n in nodes if n["k"] == "cast" and n.get("f")}),
+        "types": sorted({n["t"] for n in nodes if n.get("t") and (
+            n["k"] == "decl" or (n["k"] == "ref" and n.get("s") in ("local", "param")))}),
         "kinds": sorted({n["k"] for n in nodes}),
     }
 

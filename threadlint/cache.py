@@ -51,6 +51,7 @@ from threadlint.fsutil import atomic_write_bytes
 CACHE_FORMAT = 6
 RACY_NS = 2_000_000_000          # coarse-mtime filesystems (FAT: 2 s) included
 UNTRUSTED_MTIME = -1             # stored for racy files: never equals a real mtime
+_UNSEEN = object()
 _GITIGNORE = "# created by threadlint: the fact cache is not source\n*\n"
 _CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                  "# This file is a cache directory tag created by threadlint.\n")
@@ -153,22 +154,25 @@ class FactCache:
             self.corrupt += 1
             return self._miss(path)
         deps, result_raw = parts
+        stat_of = self._stat_memo.get          # ~30k dependencies per warm run: no call per stat
         refreshed = False
-        known = {}
-        for dep, (mtime, size, digest) in deps.items():
-            st = self._stat(dep)
-            if st is None:
-                return self._miss(path)
-            known[dep] = digest
-            if st == (mtime, size):
-                continue
-            if st[1] != size or self._content_hash(dep) != digest:
-                return self._miss(path)
-            refreshed = True
+        try:
+            for dep, (mtime, size, digest) in deps.items():
+                st = stat_of(dep, _UNSEEN)
+                if st is _UNSEEN:
+                    st = self._stat(dep)
+                if st == (mtime, size):
+                    continue
+                if st is None or st[1] != size or self._content_hash(dep) != digest:
+                    return self._miss(path)
+                refreshed = True
+        except (TypeError, ValueError):        # checksummed, but not a list of [mtime, size, hash]
+            self.corrupt += 1
+            return self._miss(path)
         self.hits += 1
         if refreshed:           # same content, new stat: store it (no extra hashing)
-            self._write(path, args, list(known), result_raw, known)
-        return Entry(result_raw, list(known))
+            self._write(path, args, list(deps), result_raw, {d: v[2] for d, v in deps.items()})
+        return Entry(result_raw, list(deps))
 
     def put(self, path: str, args, result: dict, raw: bytes | None = None) -> None:
         """``raw``: ``result`` already encoded (``frontend.summary.encode``, by the
@@ -312,11 +316,7 @@ def _split(raw: bytes):
         return None
     if not isinstance(deps, dict):
         return None
-    for dep in deps.values():
-        if not (isinstance(dep, list) and len(dep) == 3 and isinstance(dep[0], int)
-                and isinstance(dep[1], int) and isinstance(dep[2], str)):
-            return None
-    return deps, result_raw
+    return deps, result_raw     # each dependency's shape is checked where it is read
 
 
 def _decode(raw: bytes):

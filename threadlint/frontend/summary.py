@@ -17,6 +17,8 @@ writes     ``[name, scope]`` per global/static (not thread-local) variable an
 globals    names of the global/static variables the body reads or writes
 macros     names of the main-file macros expanded in the body
 casts      source types (canonical) of the casts in the body
+types      types of the local variables it declares and of the locals and
+           parameters it uses
 kinds      every event kind that occurs in the body
 =========  ===================================================================
 
@@ -28,14 +30,15 @@ from __future__ import annotations
 
 from threadlint import jsonio
 
-SUMMARY_KEYS = ("calls", "frefs", "ind", "writes", "globals", "macros", "casts", "kinds")
+SUMMARY_KEYS = ("calls", "frefs", "ind", "writes", "globals", "macros", "casts", "types",
+                "kinds")
 
 
 def summary(body: list) -> dict:
     """The summary keys of one function body."""
     calls, frefs, writes = [], [], []
     ind = 0
-    globals_, macros, casts, kinds = set(), set(), set(), set()
+    globals_, macros, casts, types, kinds = set(), set(), set(), set(), set()
     stack = list(body)
     stack.reverse()
     while stack:
@@ -50,6 +53,11 @@ def summary(body: list) -> dict:
         elif k == "ref":
             if n.get("s") in ("global", "static"):
                 globals_.add(n["n"])
+            elif n.get("t"):
+                types.add(n["t"])
+        elif k == "decl":
+            if n.get("t"):
+                types.add(n["t"])
         elif k == "fref":
             frefs.append([n["n"], n["l"], n["c"]])
         elif k == "macro":
@@ -67,7 +75,7 @@ def summary(body: list) -> dict:
             stack.extend(reversed(sub))
     return {"calls": calls, "frefs": frefs, "ind": ind, "writes": writes,
             "globals": sorted(globals_), "macros": sorted(macros), "casts": sorted(casts),
-            "kinds": sorted(kinds)}
+            "types": sorted(types), "kinds": sorted(kinds)}
 
 
 def _written(n: dict) -> dict | None:
