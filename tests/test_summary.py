@@ -24,7 +24,7 @@ TREES = sorted(os.path.join(FIXTURES, d) for d in os.listdir(FIXTURES)) + [EXAMP
 def expected_summary(body: list) -> dict:
     """Each key from its definition, by the slow obvious route."""
     nodes = list(walk(body))
-    writes = []
+    writes = set()
     for ev, _ in iter_events(body, writes=True):
         target = ev["sub"][:1] if ev["k"] == "assign" and len(ev.get("sub", ())) == 2 else \
             ev.get("sub", []) if ev["k"] == "incdec" else None
@@ -32,13 +32,13 @@ def expected_summary(body: list) -> dict:
             continue
         ref = next((n for n in walk(target) if n["k"] == "ref"), None)
         if ref and ref.get("s") in ("global", "static") and not ref.get("tls"):
-            writes.append([ref["n"], ref["s"]])
+            writes.add((ref["n"], ref["s"]))
     return {
         "calls": [[n["n"], n["l"], n["c"], n.get("m") or ""] for n in nodes
                   if n["k"] == "call" and not n.get("ind")],
         "frefs": [[n["n"], n["l"], n["c"]] for n in nodes if n["k"] == "fref"],
         "ind": sum(1 for n in nodes if n["k"] == "call" and n.get("ind")),
-        "writes": writes,
+        "writes": sorted(map(list, writes)),
         "globals": sorted({n["n"] for n in nodes if n["k"] == "ref" and n.get("s") in ("global", "static")}),
         "macros": sorted({n["n"] for n in nodes if n["k"] == "macro"}),
         "casts": sorted({n["f"] for n in nodes if n["k"] == "cast" and n.get("f")}),

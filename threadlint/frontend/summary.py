@@ -11,9 +11,9 @@ calls      ``[name, line, col, macro]`` per direct call, pre-order; ``macro``
            is the expanding macro's name or ""
 frefs      ``[name, line, col]`` per function named without being called
 ind        number of calls through pointers
-writes     ``[name, scope]`` per global/static (not thread-local) variable an
-           assignment or ``++``/``--`` writes (the first variable of its
-           target: ``g``, ``g.f``, ``g[i]``)
+writes     ``[name, scope]`` of the global/static (not thread-local) variables
+           an assignment or ``++``/``--`` writes (the first variable of its
+           target: ``g``, ``g.f``, ``g[i]``), sorted
 globals    names of the global/static variables the body reads or writes
 macros     names of the main-file macros expanded in the body
 casts      source types (canonical) of the casts in the body
@@ -36,28 +36,35 @@ SUMMARY_KEYS = ("calls", "frefs", "ind", "writes", "globals", "macros", "casts",
 
 def summary(body: list) -> dict:
     """The summary keys of one function body."""
-    calls, frefs, writes = [], [], []
+    calls, frefs = [], []
     ind = 0
-    globals_, macros, casts, types, kinds = set(), set(), set(), set(), set()
+    writes, globals_, macros, casts, types, kinds = set(), set(), set(), set(), set(), set()
     stack = list(body)
     stack.reverse()
+    pop, extend, add_kind = stack.pop, stack.extend, kinds.add
     while stack:
-        n = stack.pop()
+        n = pop()
         k = n["k"]
-        kinds.add(k)
-        if k == "call":
+        add_kind(k)
+        if k == "ref":                  # the commonest event first
+            scope = n.get("s")
+            if scope == "global" or scope == "static":
+                globals_.add(n["n"])
+            elif n.get("t"):
+                types.add(n["t"])
+        elif k == "call":
             if n.get("ind"):
                 ind += 1
             else:
                 calls.append([n["n"], n["l"], n["c"], n.get("m") or ""])
-        elif k == "ref":
-            if n.get("s") in ("global", "static"):
-                globals_.add(n["n"])
-            elif n.get("t"):
-                types.add(n["t"])
         elif k == "decl":
             if n.get("t"):
                 types.add(n["t"])
+        elif k == "assign" or k == "incdec":
+            target = _written(n)
+            if target is not None and target.get("s") in ("global", "static") \
+                    and not target.get("tls"):
+                writes.add((target["n"], target["s"]))
         elif k == "fref":
             frefs.append([n["n"], n["l"], n["c"]])
         elif k == "macro":
@@ -65,15 +72,10 @@ def summary(body: list) -> dict:
         elif k == "cast":
             if n.get("f"):
                 casts.add(n["f"])
-        elif k == "assign" or k == "incdec":
-            target = _written(n)
-            if target is not None and target.get("s") in ("global", "static") \
-                    and not target.get("tls"):
-                writes.append([target["n"], target["s"]])
         sub = n.get("sub")
         if sub:
-            stack.extend(reversed(sub))
-    return {"calls": calls, "frefs": frefs, "ind": ind, "writes": writes,
+            extend(reversed(sub))
+    return {"calls": calls, "frefs": frefs, "ind": ind, "writes": sorted(map(list, writes)),
             "globals": sorted(globals_), "macros": sorted(macros), "casts": sorted(casts),
             "types": sorted(types), "kinds": sorted(kinds)}
 
