@@ -130,15 +130,17 @@ class TU:
 
     @property
     def functions(self) -> list[dict]:
-        if self.bodies is not None:
-            self.bodies.attach(self.facts["functions"])
+        self._decode_bodies()
         return self.facts.get("functions", [])
 
     def body(self, fn: dict) -> list[dict]:
         """The event tree of one of this TU's functions."""
+        self._decode_bodies()
+        return fn["body"]
+
+    def _decode_bodies(self) -> None:
         if self.bodies is not None:
             self.bodies.attach(self.facts["functions"])
-        return fn["body"]
 
     def nodes(self, fn: dict) -> list[dict]:
         """``walk(body)`` as a list, built once per function: the rules and the
@@ -158,8 +160,7 @@ class TU:
         memo = self.__dict__.setdefault("_nodes_memo", {})
         hit = memo.get(id(fn))
         if hit is None or hit[0] is not fn:         # keep fn alive: its id stays unique
-            if self.bodies is not None:
-                self.bodies.attach(self.facts["functions"])
+            self._decode_bodies()
             hit = memo[id(fn)] = (fn, *_index_body(fn))
         return hit[1], hit[2]
 
