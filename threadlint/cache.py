@@ -27,9 +27,9 @@ The object is per run: stats are memoised and never re-read.
 Speed: a warm run decodes every entry's head (the result without function
 bodies, ``frontend.summary``); the bodies (85% of the bytes, millions of
 small objects in all) are decoded when a rule looks into that TU.  CPython's
-cyclic GC would rescan that growing,
-acyclic heap again and again (measured: 3/4 of the decode time), so each
-decoded entry is moved to the GC's permanent generation (``gc.freeze``).
+cyclic GC would rescan that growing, acyclic heap again and again (measured:
+3/4 of the decode time), so each decoded head is moved to the GC's permanent
+generation (``gc.freeze``).
 Reference counting still frees everything; only cycles among objects that
 existed before the freeze are no longer collected, which a one-shot run does
 not need.  An entry keeps its dependency list, its result's head and the
@@ -128,16 +128,14 @@ class FactCache:
         """The cached parse result of ``path`` with ``args``, bodies included, or
         None (a miss)."""
         entry = self.lookup(path, args)
-        loaded = entry.load() if entry is not None else None
-        if loaded is not None:
-            head, bodies = loaded
-            if summary.attach_bodies(head.get("facts", {}).get("functions", []), bodies):
-                return head
-        if entry is not None:
+        if entry is None:
+            return None
+        result = summary.decode(entry.raw)
+        if result is None:
             self.hits -= 1
             self.corrupt += 1
             return self._miss(path)
-        return None
+        return result
 
     def lookup(self, path: str, args) -> "Entry | None":
         """A valid entry for ``path`` with ``args`` (its result still encoded), or
@@ -322,13 +320,8 @@ def _split(raw: bytes):
 def _decode(raw: bytes):
     """The whole entry as ``{"deps", "result"}``, or None when it is damaged."""
     parts = _split(raw)
-    loaded = _split_frozen(parts[1]) if parts is not None else None
-    if loaded is None:
-        return None
-    head, bodies = loaded
-    if not summary.attach_bodies(head.get("facts", {}).get("functions", []), bodies):
-        return None
-    return {"deps": parts[0], "result": head}
+    result = summary.decode(parts[1]) if parts is not None else None
+    return None if result is None else {"deps": parts[0], "result": result}
 
 
 def _fresh_stat(path: str):

@@ -218,9 +218,9 @@ def _execute(job_list: list[_CJob], opts: Options) -> list[_CJob]:
         for job, prefix in zip(misses, prefixes):
             parse(job, prefix)
         # After a fork every page this process writes is copied while the child
-        # lives: decoding ~900 hits beside a worker took 1.7x as long (0.17 vs
-        # 0.10 s, 16k more page faults), far more than the few parses it would
-        # overlap (~0.02 s each, round trip included).  Many misses: overlap.
+        # lives (decoding ~900 whole entries beside a worker took 0.17 s instead
+        # of 0.10 s); with a few parses (~0.02 s each, round trip included) there
+        # is little to overlap, so the heads are decoded first.  Many misses: overlap.
         decode_first = len(misses) <= FEW_MISSES
         if decode_first:
             while_parsing()

@@ -141,3 +141,13 @@ def attach_bodies(functions: list[dict], bodies_raw: bytes) -> bool:
     for fn, body in zip(functions, bodies):
         fn["body"] = body
     return True
+
+
+def decode(raw: bytes) -> dict | None:
+    """The whole result, bodies in place, of ``encode``'s bytes, or None when
+    they are damaged."""
+    loaded = split(raw)
+    if loaded is None:
+        return None
+    head, bodies = loaded
+    return head if attach_bodies(head.get("facts", {}).get("functions", []), bodies) else None
