@@ -25,9 +25,6 @@ from typing import Iterator
 from threadlint import worker
 
 DEFAULT_MEMORY_MB = 4096
-# A worker's message that its job is past the parse (see _Worker.wants_job);
-# every other message is a result (index, ok, payload).
-PARSED = "parsed"
 
 
 def default_jobs() -> int:
@@ -95,14 +92,14 @@ class _Worker:
         self.proc.start()
         child.close()
         self.jobs: deque[int] = deque()     # sent and not answered; the first is running
-        self.parsed = False                 # the running job has passed its parse
         self.since = 0.0                    # when the running job started
 
     def wants_job(self) -> bool:
-        """Idle, or its running job is past the parse (the part that can hang
-        or take long): the next job then waits in its pipe, so the worker
-        starts it without waiting for this process to answer its result."""
-        return not self.jobs or (self.parsed and len(self.jobs) == 1)
+        """Fewer than two jobs: the next one waits in its pipe while it runs
+        one, so it never waits for this process between jobs.  A job queued
+        behind one that hangs waits for the timeout, which the run waits for
+        anyway; behind one that crashes it goes back to the queue at once."""
+        return len(self.jobs) < 2
 
     def give(self, i: int, job) -> bool:
         if not self.jobs:
@@ -117,7 +114,6 @@ class _Worker:
     def answered(self) -> None:
         """The running job's result arrived: the next one (if sent) runs from now."""
         self.jobs.popleft()
-        self.parsed = False
         self.since = time.monotonic()
 
     def finish(self) -> None:
@@ -196,29 +192,33 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
             del owners[key]
 
     def assign(w: _Worker):
-        """Give ``w`` its next job (it stays as it is when there is none)."""
+        """Give ``w`` its next job (it stays as it is when there is none).
+        Returns whether ``w`` took one: a worker that died cannot (its
+        replacement may have)."""
         while todo:
             i = next_for(w)
             if w.give(i, jobs[i]):
-                return
+                return True
             if w.jobs:                  # its running job's failure is reported by the wait loop
                 todo.appendleft(i)
-                return
+                return False
             yield i, False, _death(w)
             retire(w)
             w = new_worker()
+        return False
 
     def feed():
-        """Queue jobs appended since last time; put workers that want one, then new ones, on them."""
+        """Queue jobs appended since last time; start workers while there are
+        fewer than ``n_workers``, then top up every worker that wants a job
+        (each has a job running before any has one waiting)."""
         nonlocal queued
         todo.extend(range(queued, len(jobs)))
         queued = len(jobs)
-        for w in [w for w in workers if w.wants_job()]:
-            if todo:
-                yield from assign(w)
         while todo and len(workers) < n_workers:
-            w = new_worker()
-            yield from assign(w)
+            yield from assign(new_worker())
+        for w in list(workers):
+            while todo and w in workers and w.wants_job() and (yield from assign(w)):
+                pass
 
     _set_cpus(own_cpus)
     try:
@@ -241,13 +241,8 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
                     except Exception:       # EOF or a torn message: the worker died
                         pass
                     else:
-                        if msg[0] == PARSED:
-                            w.parsed = True
-                            yield from feed()
-                            continue
-                        # The worker gets its next job (if it has none waiting)
-                        # before this result is handed on: it parses while the
-                        # caller decodes.
+                        # The worker's queue is topped up before this result
+                        # is handed on: it parses while the caller decodes.
                         w.answered()
                         yield from feed()
                         yield msg
@@ -314,7 +309,7 @@ def _worker_main(conn, parent_ends, memory_mb: int, parent_pid: int, cpus=None, 
             return
         i, job = task
         try:
-            msg = (i, True, worker.run_job(job, lambda: conn.send((PARSED, i))))
+            msg = (i, True, worker.run_job(job))
         except Exception as e:  # reported as a finding by the engine, never swallowed
             msg = (i, False, f"{type(e).__name__}: {e}")
         try:

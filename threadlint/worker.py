@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 
-def run_job(job: tuple, on_parsed=None):
-    """The job's result; ``on_parsed()`` is called once the slow, possibly
-    hanging part (the libclang parse) is over."""
+def run_job(job: tuple):
+    """The job's result."""
     kind = job[0]
     if kind == "c":
         _, path, args, prefix, pch_dir = job
@@ -12,5 +11,5 @@ def run_job(job: tuple, on_parsed=None):
         from threadlint.frontend.summary import encode
         # JSON bytes, not a dict: the engine decodes the head and stores the
         # same bytes in the fact cache (no pickle round trip, no re-encoding)
-        return encode(parse_c(path, list(args), prefix, pch_dir, on_parsed))
+        return encode(parse_c(path, list(args), prefix, pch_dir))
     raise ValueError(f"unknown job kind {kind!r}")

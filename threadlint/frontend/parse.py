@@ -50,8 +50,7 @@ def has_errors(tu) -> bool:
     return bool(_diagnostics(tu, limit=1))
 
 
-def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str | None = None,
-            on_parsed=None) -> dict:
+def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str | None = None) -> dict:
     """Facts for ``path`` compiled with ``args`` (already sanitised/adapted).
 
     Returns ``{"facts", "diagnostics", "includes", "dropped_args"}``.  Arguments
@@ -59,7 +58,6 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
     dropped arguments are reported so the user can see the adaptation.
     ``prefix``: the file's leading ``#include`` line, shared with other TUs and
     worth a precompiled header in ``pch_dir`` (``threadlint.frontend.pch``).
-    ``on_parsed()`` is called when the parse is over and only the extraction is left.
     """
     with open(path, "rb") as fh:
         source = fh.read()
@@ -86,8 +84,6 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
         args = [a for a in args if a not in unknown]
         tu = _parse(path, args, source)
         diags = _diagnostics(tu)
-    if on_parsed is not None:
-        on_parsed()
     facts = TUExtractor(tu.obj, path, source).extract()
     # headers read through the PCH are not in the TU's own inclusion list
     includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj)}.union(pch_deps))
