@@ -43,18 +43,6 @@ def matches(name: str, patterns) -> bool:
     return False
 
 
-def predefined(program) -> dict:
-    """Macros the compiler predefines for a configuration (target, ``-pthread``,
-    ``-D``), from the arguments of its first translation unit; {} without one."""
-    tus = [tu for tu in program.tus if not tu.crashed]
-    if not tus:
-        return {}
-    lookup = program.predefined_for
-    if lookup is None:
-        from threadlint.frontend.parse import predefined_macros as lookup
-    return lookup(tuple(tus[0].args))
-
-
 # -- source text -----------------------------------------------------------
 def code_of(line: str, asm: bool = False) -> str:
     """A source line without comments (string literals are kept: inline assembly

@@ -1,7 +1,7 @@
 from threadlint.facts import walk
 from threadlint.registry import Rule
 from threadlint.sources import SourceLines
-from threadlint_rules._port import plist, predefined, ptable, pvalue
+from threadlint_rules._port import plist, ptable, pvalue
 
 # What a caller loses when a timed wait of each kind does not wait.
 CONSEQUENCE = {
@@ -91,7 +91,7 @@ class TimeoutIgnored(Rule):
         # failing such a wait at once (EDEADLK) is right there.
         threads = pvalue(prof, "features.threads_macro", "")
         exempt = set(plist(prof, "timeouts.need_other_thread")) \
-            if threads and threads not in predefined(program) else set()
+            if threads and threads not in program.predefined() else set()
         stubs = {}
         for key in kind:
             if kind[key] in exempt:

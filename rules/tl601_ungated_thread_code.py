@@ -1,7 +1,7 @@
 from threadlint.registry import Rule
 from threadlint.sources import SourceLines
 from threadlint_rules._port import (branch_active, branches, code_of, identifiers,
-                                    inactive, innermost, matches, plist, predefined, pvalue,
+                                    inactive, innermost, matches, plist, pvalue,
                                     simple_test)
 
 
@@ -216,7 +216,7 @@ class _MacroState:
 
     def defined(self, macro: str):
         if self._predefs is None:
-            self._predefs = predefined(self.program)
+            self._predefs = self.program.predefined()
         if macro in self._predefs:
             return True
         votes = self._evidence().get(macro)

@@ -142,9 +142,20 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
         arg_lists.sort(key=lambda a: (len(adapter.dedupe_key(a)[1]), a))
         jobs[key] = _CJob(key[0], arg_lists[0], arg_lists[1:])
 
+    asm_files: dict[str, list[AsmFile]] = {}
+
+    def beside_parsing() -> None:
+        """What needs no parse result, done while the workers parse: the
+        assembly, and each configuration's predefined macros (read by rules
+        through ``Program.predefined``, from its first TU's arguments)."""
+        for cfg in opts.configs:
+            asm_files[cfg.name] = [_asm(root, e, opts, major) for e in asm_entries[cfg.name]]
+            if per_config[cfg.name]:
+                _predefines(jobs[per_config[cfg.name][0]].args, opts.cache)
+
     # 2. Parse (cache first, then workers, most expensive first).
     # PIC variants matter only when a file of the TU tests the PIC macros.
-    extra = _execute(list(jobs.values()), opts)
+    extra = _execute(list(jobs.values()), opts, beside_parsing)
     variant_results = {(j.path, j.args): j for j in extra}
 
     # 3. Program model per configuration.
@@ -159,19 +170,19 @@ def analyse(opts: Options) -> tuple[Project, list[ConfigInfo]]:
                 vj = variant_results.get((job.path, v))
                 if vj is not None:
                     tus.append(_tu(root, vj))
-        asm_files = [_asm(root, e, opts, major) for e in asm_entries[cfg.name]]
-        programs.append(Program(cfg.name, root, opts.profile, tus, asm_files, cfg.database,
+        programs.append(Program(cfg.name, root, opts.profile, tus, asm_files[cfg.name], cfg.database,
                                 predefined_for=lambda args: _predefines(args, opts.cache)))
-        infos.append(ConfigInfo(cfg.name, cfg.database, len(per_config[cfg.name]), len(asm_files)))
+        infos.append(ConfigInfo(cfg.name, cfg.database, len(per_config[cfg.name]), len(asm_files[cfg.name])))
     tree = opts.tree if opts.tree is not None else tree_files(root)
     return Project(root, opts.profile, programs, tree), infos
 
 
-def _execute(job_list: list[_CJob], opts: Options) -> list[_CJob]:
+def _execute(job_list: list[_CJob], opts: Options, beside_parsing=None) -> list[_CJob]:
     """Give every job its result: from the cache, else from the workers (most
     expensive first).  A job whose result shows that a file of the TU tests a
     PIC-like macro gets its PIC variants parsed too, by the same workers as soon
-    as that is known; returns those variant jobs."""
+    as that is known; returns those variant jobs.  ``beside_parsing()`` runs in
+    this process while the workers parse."""
     misses, hits = [], []
     for job in job_list:
         entry = opts.cache.lookup(job.path, job.args) if opts.cache else None
@@ -214,6 +225,8 @@ def _execute(job_list: list[_CJob], opts: Options) -> list[_CJob]:
                 else:
                     job.take(loaded)
                     settled(job)
+            if beside_parsing is not None:
+                beside_parsing()
 
         for job, prefix in zip(misses, prefixes):
             parse(job, prefix)

@@ -208,6 +208,18 @@ class Program:
     # comes from the fact cache (a libclang parse costs ~0.04 s per run)
     predefined_for: object = None
 
+    def predefined(self) -> dict:
+        """Macros the compiler predefines for this configuration (target,
+        ``-pthread``, ``-D``): those of its first parsed TU's arguments; {}
+        without one."""
+        tus = [tu for tu in self.tus if not tu.crashed]
+        if not tus:
+            return {}
+        lookup = self.predefined_for
+        if lookup is None:
+            from threadlint.frontend.parse import predefined_macros as lookup
+        return lookup(tuple(tus[0].args))
+
     @cached_property
     def callgraph(self):
         from threadlint.callgraph import CallGraph
