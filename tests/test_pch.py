@@ -37,10 +37,14 @@ int api_{n}(int v) {{
 """
 
 
+# enough TUs opening with the same #include for a PCH between them
+NAMES = "abcdefghijklmnop"[:pch.MIN_GROUP]
+
+
 def tree(tmp_path, header=GUARDED):
     (tmp_path / "common.h").write_text(header)
     (tmp_path / "other.h").write_text("#pragma once\n#define OTHER 2\n")
-    for n in "ab":
+    for n in NAMES:
         (tmp_path / f"{n}.c").write_text(TU.format(n=n))
     return tmp_path
 
@@ -77,16 +81,17 @@ def test_forced_includes_disable_the_prefix(tmp_path, flag):
     assert pch.prefix_directive(str(tmp_path / "a.c"), ARGS + flag) is None
 
 
-def test_engine_shares_a_prefix_only_between_jobs_with_the_same_arguments(tmp_path):
+def test_engine_shares_a_prefix_only_between_enough_jobs_with_the_same_arguments(tmp_path):
     tree(tmp_path)
-    (tmp_path / "c.c").write_text("#include <stddef.h>\nint c;\n")
-    jobs = [engine._CJob(str(tmp_path / "a.c"), tuple(ARGS)),
-            engine._CJob(str(tmp_path / "b.c"), tuple(ARGS)),
-            engine._CJob(str(tmp_path / "a.c"), tuple(ARGS + ["-DX"])),
-            engine._CJob(str(tmp_path / "c.c"), tuple(ARGS))]
-    a, b, a_x, c = engine._shared_prefixes(jobs)
-    assert a == b and a.startswith("#include")
-    assert a_x is None and c is None            # nobody to share with
+    (tmp_path / "lone.c").write_text("#include <stddef.h>\nint c;\n")
+    group = [engine._CJob(str(tmp_path / f"{n}.c"), tuple(ARGS)) for n in NAMES]
+    others = [engine._CJob(str(tmp_path / "a.c"), tuple(ARGS + ["-DX"])),
+              engine._CJob(str(tmp_path / "lone.c"), tuple(ARGS))]
+    *shared, a_x, lone = engine._shared_prefixes(group + others)
+    assert len(set(shared)) == 1 and shared[0].startswith("#include")
+    assert a_x is None and lone is None         # nobody to share with
+    # one TU fewer than MIN_GROUP: the PCH would not pay for itself
+    assert engine._shared_prefixes(group[1:]) == [None] * (len(group) - 1)
 
 
 # -- parsing through the PCH -------------------------------------------------------
@@ -151,13 +156,14 @@ def test_engine_results_do_not_depend_on_the_pch(tmp_path):
     src = tree(tmp_path / "src")
     db = tmp_path / "compile_commands.json"
     db.write_text(json.dumps([{"directory": str(src), "file": f"{n}.c",
-                               "arguments": ["clang", *ARGS, "-c", f"{n}.c"]} for n in "ab"]))
+                               "arguments": ["clang", *ARGS, "-c", f"{n}.c"]} for n in NAMES]))
     prof = profile_mod.load("wasi-libc", registry.profile_schema())
     rules = registry.decide(None, None)
     config = inputs.BuildConfig("b", str(db), compdb.load(str(db), str(src)))
+    assert all(engine._shared_prefixes([engine._CJob(e.file, e.args) for e in config.entries]))
     results = []
     for use_pch in (True, False):
         opts = engine.Options(root=str(src), configs=[config], profile=prof, rules=rules, pch=use_pch)
         project, _ = engine.analyse(opts)
         results.append([(tu.path, tu.facts, tu.includes) for p in project.programs for tu in p.tus])
-    assert results[0] == results[1] and len(results[0]) == 2
+    assert results[0] == results[1] and len(results[0]) == len(NAMES)
