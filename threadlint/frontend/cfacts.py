@@ -51,6 +51,9 @@ EVAL_INT = 1                              # CXEval_Int
 _NEWLINE = re.compile(rb"\n")
 # Leaf cursors that never hold facts: skipped without any location lookup.
 LEAF_KINDS = {43, 106, 107, 108, 109, 110}   # TypeRef and literals
+# Cursors that never have children in C (a name, a label): nothing is noted
+# for children that cannot come.
+CHILDLESS_KINDS = {DECL_REF_EXPR, LABEL_REF, BREAK_STMT, CONTINUE_STMT}
 # Cursors that hold facts only through their children.
 TRANSPARENT_KINDS = {UNEXPOSED_EXPR, 111, 113, 118, 119, 136, 231, 400, 116}
 
@@ -70,6 +73,8 @@ class TUExtractor:
         self._fref = ctypes.byref(self._fb)
         self._oref = ctypes.byref(self._ob)
         self._referenced: dict[bytes, tuple] = {}
+        self._fields: dict[bytes, tuple] = {}
+        self._types: dict[bytes, str] = {}
         self._start = self._raw_start()
 
     # -- locations -------------------------------------------------------
@@ -121,11 +126,19 @@ class TUExtractor:
         return cxbind.to_str(self.L.clang_getCursorSpelling(c))
 
     def _type(self, c) -> str:
-        return cxbind.to_str(self.L.clang_getTypeSpelling(self.L.clang_getCursorType(c)))
+        return self._spell_type(self.L.clang_getCursorType(c))
 
     def _canon(self, c) -> str:
-        t = self.L.clang_getCanonicalType(self.L.clang_getCursorType(c))
-        return cxbind.to_str(self.L.clang_getTypeSpelling(t))
+        return self._spell_type(self.L.clang_getCanonicalType(self.L.clang_getCursorType(c)))
+
+    def _spell_type(self, t) -> str:
+        # memoised: a CXType's bytes are its kind and its type pointer (with
+        # qualifiers), so equal bytes are the same type, spelled the same
+        key = bytes(t)
+        spelled = self._types.get(key)
+        if spelled is None:
+            spelled = self._types[key] = cxbind.to_str(self.L.clang_getTypeSpelling(t))
+        return spelled
 
     # -- tokens ----------------------------------------------------------
     def _scan_tokens(self):
@@ -332,13 +345,14 @@ class TUExtractor:
 
         def visit(c, parent, _):
             k = c.kind
-            own, own_is_control = owner.get(hashc(parent), unowned)
+            entry = owner.get(hashc(parent), unowned)
+            own, own_is_control = entry
             if k in passive_kinds and not own_is_control and not (own["k"] == "cast" and own["f"] is None):
                 if k in leaf_kinds:
                     return CONTINUE
                 if skip_init_lists and k == INIT_LIST and self._scalar_table(c):
                     return CONTINUE
-                owner[hashc(c)] = (own, False)
+                owner[hashc(c)] = entry             # (own, False): its children are own's
                 return RECURSE
             loc = getloc(c)
             off = loc.int_data - start              # see _raw_start
@@ -401,10 +415,12 @@ class TUExtractor:
                 own["fc"] = self._canon(c)
             if node is None and own_is_control:
                 node = {"k": "stmt", "l": line, "c": col}   # keep if/loop/assign child slots aligned
+            childless = k in CHILDLESS_KINDS
             if node is not None:
                 own.setdefault("sub", []).append(node)
-                owner[hashc(c)] = (node, node["k"] in SLOTTED)
-            else:
+                if not childless:
+                    owner[hashc(c)] = (node, node["k"] in SLOTTED)
+            elif not childless:
                 owner[hashc(c)] = (own, False)
             if off in macro_starts and off not in attached:
                 attached.add(off)
@@ -416,7 +432,7 @@ class TUExtractor:
                     node.setdefault("sub", []).append(ev)   # inside the slot, slots stay aligned
                 else:
                     own["sub"].insert(len(own["sub"]) - 1, ev)
-            return RECURSE
+            return CONTINUE if childless else RECURSE
 
         L.clang_visitChildren(top, cxbind.VISITOR(visit), None)
 
@@ -428,15 +444,14 @@ class TUExtractor:
         L = self.L
         ref = L.clang_getCursorReferenced(c)
         direct = not L.clang_Cursor_isNull(ref) and ref.kind == FUNCTION_DECL
-        a, b = self._extent(c)
         args = []
         for i in range(max(L.clang_Cursor_getNumArguments(c), 0)):
             aa, ab = self._extent(L.clang_Cursor_getArgument(c, i))
             args.append(self.text(aa, ab))
         if direct:
-            callee = self._spell(c)
+            callee = self._described(ref)[1]["n"]       # the called function's name
         else:
-            whole = self.text(a, b)
+            whole = self.text(*self._extent(c))
             callee = whole.split("(", 1)[0].strip() if "(" in whole else whole
         node = {"k": "call", "l": line, "c": col, "n": callee, "ind": not direct, "a": args}
         if off in self.macro_starts:
@@ -444,12 +459,7 @@ class TUExtractor:
         return node
 
     def _declref(self, c, line, col, own, ident):
-        ref = self.L.clang_getCursorReferenced(c)
-        key = bytes(ref)
-        described = self._referenced.get(key)
-        if described is None:
-            described = self._referenced[key] = self._describe_referenced(ref)
-        kind, info = described
+        kind, info = self._described(self.L.clang_getCursorReferenced(c))
         if kind is None:
             return None
         if kind == "fref" and own["k"] == "call" and not ident.get(id(own), True):
@@ -458,6 +468,13 @@ class TUExtractor:
         node = {"k": kind, "l": line, "c": col}
         node.update(info)
         return node
+
+    def _described(self, ref):
+        key = bytes(ref)
+        described = self._referenced.get(key)
+        if described is None:
+            described = self._referenced[key] = self._describe_referenced(ref)
+        return described
 
     def _describe_referenced(self, ref):
         """(event kind, info) for a declaration a DeclRefExpr names (memoised
@@ -487,12 +504,19 @@ class TUExtractor:
     def _member(self, c, line, col):
         L = self.L
         ref = L.clang_getCursorReferenced(c)
-        struct = ""
-        if not L.clang_Cursor_isNull(ref):
-            sp = L.clang_getCursorSemanticParent(ref)
-            struct = cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorType(sp)))
+        if L.clang_Cursor_isNull(ref):
+            name, struct = self._spell(c), ""
+        else:
+            # memoised per field: a member expression is named after the field it references
+            key = bytes(ref)
+            described = self._fields.get(key)
+            if described is None:
+                sp = L.clang_getCursorSemanticParent(ref)
+                described = self._fields[key] = (
+                    self._spell(c), cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorType(sp))))
+            name, struct = described
         a, b = self._extent(c)
-        return {"k": "field", "l": line, "c": col, "n": self._spell(c), "st": struct, "x": self.text(a, b)}
+        return {"k": "field", "l": line, "c": col, "n": name, "st": struct, "x": self.text(a, b)}
 
     def _assign(self, c, line, col):
         a, b = self._extent(c)
