@@ -215,9 +215,7 @@ def _execute(job_list: list[_CJob], opts: Options, beside_parsing=None) -> list[
                 else:
                     vj.take(loaded)
 
-        def while_parsing() -> None:
-            """This process's work that overlaps the workers' parsing."""
-            import threadlint.callgraph  # noqa: F401  (networkx: ~0.1 s of imports the model needs)
+        def decode_hits() -> None:
             for job, entry in hits:
                 loaded = entry.load()
                 if loaded is None:
@@ -225,8 +223,17 @@ def _execute(job_list: list[_CJob], opts: Options, beside_parsing=None) -> list[
                 else:
                     job.take(loaded)
                     settled(job)
+
+        def independent_work() -> None:
+            """What needs neither a parse result nor the cache hits."""
+            import threadlint.callgraph  # noqa: F401  (networkx: ~0.1 s of imports the model needs)
             if beside_parsing is not None:
                 beside_parsing()
+
+        def while_parsing() -> None:
+            """This process's work that overlaps the workers' parsing."""
+            decode_hits()
+            independent_work()
 
         for job, prefix in zip(misses, prefixes):
             parse(job, prefix)
@@ -234,11 +241,13 @@ def _execute(job_list: list[_CJob], opts: Options, beside_parsing=None) -> list[
         # lives (decoding ~900 whole entries beside a worker took 0.17 s instead
         # of 0.10 s); with a few parses (~0.02 s each, round trip included) there
         # is little to overlap, so the heads are decoded first.  Many misses: overlap.
+        # Either way the imports and the assembly overlap the parses: they
+        # allocate new objects more than they write old pages.
         decode_first = len(misses) <= FEW_MISSES
         if decode_first:
-            while_parsing()
+            decode_hits()
         _collect(batch, parallel.run(specs, opts.jobs, opts.timeout,
-                                     while_waiting=None if decode_first else while_parsing,
+                                     while_waiting=independent_work if decode_first else while_parsing,
                                      affinity=_shared_pch),
                  opts, settled)
     return variants
