@@ -511,9 +511,7 @@ class TUExtractor:
             key = bytes(ref)
             described = self._fields.get(key)
             if described is None:
-                sp = L.clang_getCursorSemanticParent(ref)
-                described = self._fields[key] = (
-                    self._spell(c), cxbind.to_str(L.clang_getTypeSpelling(L.clang_getCursorType(sp))))
+                described = self._fields[key] = (self._spell(c), self._type(L.clang_getCursorSemanticParent(ref)))
             name, struct = described
         a, b = self._extent(c)
         return {"k": "field", "l": line, "c": col, "n": name, "st": struct, "x": self.text(a, b)}
