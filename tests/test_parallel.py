@@ -124,7 +124,7 @@ def fake_jobs(monkeypatch):
             return {"name": name, "frozen": gc.get_freeze_count(), "gc_on": gc.isenabled()}
         if name == "unpicklable.c":
             return lambda: None
-        return {"name": name, "pid": os.getpid()}
+        return {"name": name, "pid": os.getpid(), "at": time.monotonic()}
 
     monkeypatch.setattr(worker, "run_job", run_job)
 
@@ -326,6 +326,25 @@ def test_jobs_with_one_affinity_key_go_to_one_worker(fake_jobs):
     for group in "ab":
         assert len({pid for n, pid in by_name.items() if key[n] == group}) == 1
     assert len(set(by_name.values())) == 2
+
+
+def test_a_worker_runs_the_jobs_of_its_key_one_after_the_other(fake_jobs):
+    # three keys interleaved in list order: each worker runs all of one key
+    # (in list order) before it starts another, so what it keeps for a key
+    # (a TU to reparse) serves them all
+    names = [f"nap-{g}{i}.c" for i in range(4) for g in "abc"]
+    jobs = [("c", f"/x/{n}", ()) for n in names]
+    runs: dict[int, list] = {}
+    for _, ok, payload in parallel.run(jobs, 2, timeout=30, affinity=lambda job: os.path.basename(job[1])[4]):
+        assert ok
+        runs.setdefault(payload["pid"], []).append((payload["at"], payload["name"]))
+    assert sum(len(r) for r in runs.values()) == len(names)
+    for sequence in runs.values():
+        order = [name for _, name in sorted(sequence)]
+        keys = [name[4] for name in order]
+        switches = sum(a != b for a, b in zip(keys, keys[1:]))
+        assert switches == len(set(keys)) - 1, order
+        assert order == sorted(order, key=lambda n: (keys.index(n[4]), n))
 
 
 def test_a_worker_out_of_its_own_keyed_jobs_takes_another_workers(fake_jobs):

@@ -248,7 +248,7 @@ def _execute(job_list: list[_CJob], opts: Options, beside_parsing=None) -> list[
             decode_hits()
         _collect(batch, parallel.run(specs, opts.jobs, opts.timeout,
                                      while_waiting=independent_work if decode_first else while_parsing,
-                                     affinity=_shared_pch),
+                                     affinity=_parse_setup),
                  opts, settled)
     return variants
 
@@ -257,10 +257,12 @@ def _execute(job_list: list[_CJob], opts: Options, beside_parsing=None) -> list[
 FEW_MISSES = 4
 
 
-def _shared_pch(spec: tuple):
-    """Jobs parsed with one precompiled prefix: best parsed by one worker."""
+def _parse_setup(spec: tuple):
+    """Jobs parsed with the same arguments and precompiled prefix: best parsed
+    by one worker, one after the other (it builds the prefix once and reparses
+    one TU, ``frontend/reparse.py``)."""
     _, _, args, prefix, _ = spec
-    return (prefix, args) if prefix else None
+    return prefix, args
 
 
 def _shared_prefixes(todo: list[_CJob]) -> list[str | None]:

@@ -92,6 +92,7 @@ class _Worker:
         self.proc.start()
         child.close()
         self.jobs: deque[int] = deque()     # sent and not answered; the first is running
+        self.key = None                     # affinity key of the last job it took
         self.since = 0.0                    # when the running job started
 
     def wants_job(self) -> bool:
@@ -141,10 +142,11 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
     ``while_waiting``: called once in this process after the workers have their
     first jobs, before the first result is awaited (work that can overlap them).
     ``affinity``: job -> key (or None).  Jobs with the same key go to the
-    worker that took the first of them, as long as it has any left: whatever a
-    worker builds for a key (a precompiled header) is then built once.  Jobs
-    are otherwise taken in list order; a worker with nothing else to do takes
-    another worker's jobs.
+    worker that took the first of them, as long as it has any left, and it
+    runs them one after the other (in list order) before it takes a job of
+    another key: whatever a worker keeps for a key (a precompiled header, a TU
+    to reparse) then serves the whole key.  Jobs are otherwise taken in list
+    order; a worker with nothing else to do takes another worker's jobs.
     """
     if not jobs and while_waiting:
         while_waiting()
@@ -158,8 +160,12 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork") if hasattr(os, "fork") else mp.get_context()
     memory_mb = memory_limit_mb() if memory_mb is None else memory_mb
-    todo: deque[int] = deque()
-    queued = 0                          # jobs[:queued] are in todo or done
+    # Jobs not yet given to a worker, in list order, and the same per
+    # affinity key (dicts as ordered sets: a job is taken from both at once).
+    todo: dict[int, None] = {}
+    keyed: dict = {}                    # affinity key -> {index: None}
+    keys: list = []                     # keys[i]: job i's affinity key
+    queued = 0                          # jobs[:queued] are queued or done
     workers: list[_Worker] = []
     n_workers = max(1, n_workers)
     owners: dict = {}                   # affinity key -> worker
@@ -173,21 +179,44 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
         workers.append(w)
         return w
 
+    def queue(indices, front: bool = False) -> None:
+        nonlocal todo
+        for i in indices:
+            while len(keys) <= i:
+                keys.append(affinity(jobs[len(keys)]) if affinity is not None else None)
+            if keys[i] is not None:
+                keyed.setdefault(keys[i], {})[i] = None
+        if front:       # rare (a worker died): rebuilding keeps both orders
+            todo = dict.fromkeys([*indices, *todo])
+            position = {i: n for n, i in enumerate(todo)}
+            for key, mine in keyed.items():
+                keyed[key] = dict.fromkeys(sorted(mine, key=position.__getitem__))
+        else:
+            todo.update(dict.fromkeys(indices))
+
+    def take(i: int, w: _Worker) -> int:
+        del todo[i]
+        if keys[i] is not None:
+            del keyed[keys[i]][i]
+        w.key = keys[i]
+        return i
+
     def next_for(w: _Worker) -> int:
-        if affinity is not None:
-            for pos, i in enumerate(todo):
-                key = affinity(jobs[i])
-                if key is None or owners.setdefault(key, w) is w:
-                    del todo[pos]
-                    return i
-        return todo.popleft()
+        mine = keyed.get(w.key)
+        if mine:                        # the rest of its current key first
+            return take(next(iter(mine)), w)
+        for i in todo:                  # the first job of a key nobody else has
+            key = keys[i]
+            if key is None or owners.setdefault(key, w) is w:
+                return take(i, w)
+        return take(next(iter(todo)), w)    # all are others': help them
 
     def retire(w: _Worker) -> None:
         """Stop a dead or late worker.  Jobs waiting behind its running one go
         back to the front of the queue; its affinity keys go to whoever comes next."""
         w.stop(kill=True)
         workers.remove(w)
-        todo.extendleft(reversed(list(w.jobs)[1:]))
+        queue(list(w.jobs)[1:], front=True)
         for key in [k for k, owner in owners.items() if owner is w]:
             del owners[key]
 
@@ -200,7 +229,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
             if w.give(i, jobs[i]):
                 return True
             if w.jobs:                  # its running job's failure is reported by the wait loop
-                todo.appendleft(i)
+                queue([i], front=True)
                 return False
             yield i, False, _death(w)
             retire(w)
@@ -212,7 +241,7 @@ def run(jobs: list[tuple], n_workers: int, timeout: float | None,
         fewer than ``n_workers``, then top up every worker that wants a job
         (each has a job running before any has one waiting)."""
         nonlocal queued
-        todo.extend(range(queued, len(jobs)))
+        queue(range(queued, len(jobs)))
         queued = len(jobs)
         while todo and len(workers) < n_workers:
             yield from assign(new_worker())

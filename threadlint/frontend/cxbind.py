@@ -107,21 +107,23 @@ _PROTOS = {
 _lib = None
 
 
-def included_files(tu_ptr) -> list[str]:
-    """Names of every file the TU included (directly or not), once each.
-    ``TranslationUnit.get_includes`` builds a location object per inclusion;
-    this keeps only the file handles (measured: 0.36 s -> 0.1 s on 905 TUs)."""
+def included_files(tu_ptr, min_depth: int = 1) -> list[str]:
+    """Names of every file the TU included (directly or not) at ``min_depth`` or
+    deeper, once each.  ``TranslationUnit.get_includes`` builds a location
+    object per inclusion; this keeps only the file handles (measured: 0.36 s ->
+    0.1 s on 905 TUs)."""
     L = lib()
-    return [to_str(L.clang_getFileName(h)) for h in set(included_handles(tu_ptr))]
+    return [to_str(L.clang_getFileName(h)) for h in set(included_handles(tu_ptr, min_depth=min_depth))]
 
 
-def included_handles(tu_ptr, depth: int | None = None) -> list[int]:
+def included_handles(tu_ptr, depth: int | None = None, min_depth: int = 1) -> list[int]:
     """``CXFile`` handles of the TU's inclusions, in inclusion order: all of
-    them, or only those at ``depth`` (1: included by the main file)."""
+    them (from ``min_depth`` down), or only those at ``depth`` (1: included by
+    the main file)."""
     handles: list[int] = []
 
     def visit(file_ptr, _stack, d, _data):
-        if d > 0 and (depth is None or d == depth):
+        if d >= min_depth and (depth is None or d == depth):
             handles.append(file_ptr)
 
     lib().clang_getInclusions(tu_ptr, INCLUSION_VISITOR(visit), None)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import functools
 import os
 import re
+import tempfile
 
 import clang.cindex as cindex
 
 from threadlint.frontend import cxbind
 from threadlint.frontend.cfacts import TUExtractor
 from threadlint.frontend.pch import Prefixes
+from threadlint.frontend.reparse import Parsed, ReparsePool
 
 PARSE_OPTIONS = (cindex.TranslationUnit.PARSE_DETAILED_PROCESSING_RECORD
                  | cindex.TranslationUnit.PARSE_INCOMPLETE)
@@ -22,6 +24,7 @@ QUIET = ["-w"]
 _UNKNOWN_ARG = re.compile(r"unknown argument:? '([^']+)'")
 _index = None
 _prefixes = Prefixes()
+_pool = None
 
 
 def index() -> cindex.Index:
@@ -62,33 +65,34 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
     with open(path, "rb") as fh:
         source = fh.read()
     dropped: list[str] = []
-    tu, pch_deps, used_pch = None, [], False
+    parsed, pch_deps, used_pch = None, [], False
     built = _prefixes.get(prefix, args, pch_dir) if prefix and pch_dir else None
     if built is not None:
         try:
-            tu = _parse(path, args + ["-include-pch", built[0]], source)
-            diags = _diagnostics(tu)
+            parsed = _parse(path, args + ["-include-pch", built[0]], source)
+            diags = _diagnostics(parsed.tu)
         except cindex.TranslationUnitLoadError:     # e.g. a header changed since the PCH was built
-            tu = None
-        if tu is None or diags:
-            tu = None               # the plain parse decides, and reports, what is wrong
+            parsed = None
+        if parsed is None or diags:
+            parsed = None           # the plain parse decides, and reports, what is wrong
             _prefixes.reject(prefix, args, pch_dir)
         else:
             pch_deps, used_pch = built[1], True
-    if tu is None:
-        tu = _parse(path, args, source)
-        diags = _diagnostics(tu)
+    if parsed is None:
+        parsed = _parse(path, args, source)
+        diags = _diagnostics(parsed.tu)
     unknown = {m.group(1) for d in diags for m in [_UNKNOWN_ARG.search(d["message"])] if m}
     if unknown:
         dropped = sorted(unknown)
         args = [a for a in args if a not in unknown]
-        tu = _parse(path, args, source)
-        diags = _diagnostics(tu)
+        parsed = _parse(path, args, source)
+        diags = _diagnostics(parsed.tu)
+    tu = parsed.tu
     facts = TUExtractor(tu.obj, path, source).extract()
     # headers read through the PCH are not in the TU's own inclusion list
-    includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj)}.union(pch_deps))
+    includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj, parsed.depth)}
+                      .union(pch_deps))
     sensitive = live_macro_mentions(tu, [path] + includes, source, CODEGEN_MACROS)
-    del tu
     return {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped,
             "live_codegen_macros": sensitive, "pch": used_pch}
 
@@ -253,8 +257,11 @@ def _offset(L, loc) -> int:
     return off.value
 
 
-def _parse(path, args, source):
-    return index().parse(path, args=args + QUIET, options=PARSE_OPTIONS)
+def _parse(path, args, source) -> Parsed:
+    global _pool
+    if _pool is None:
+        _pool = ReparsePool(tempfile.gettempdir())
+    return _pool.parse(index(), path, args + QUIET, PARSE_OPTIONS)
 
 
 def libclang_version() -> str:
