@@ -191,3 +191,32 @@ def test_filters_apply_on_a_memo_hit(tmp_path, capsys, engine_runs):
     code, out = run(argv + ["--baseline", str(baseline)], capsys)
     assert code == 0 and json.loads(out)["findings"] == []
     assert len(engine_runs) == 1
+
+
+@pytest.mark.parametrize("skipped_dir", ["build-gen", ".git"])
+def test_a_header_under_root_but_outside_the_tree_listing_is_an_input(tmp_path, capsys, engine_runs,
+                                                                       skipped_dir):
+    # Build directories with a compile database (generated headers live
+    # there) and VCS directories are left out of the tree listing; a header
+    # the run read from one is still an input whose change must miss.
+    src, outside, argv = make_tree(tmp_path)
+    gen = src / skipped_dir
+    gen.mkdir()
+    (gen / "compile_commands.json").write_text("[]\n")
+    (gen / "gen.h").write_text("#define GEN 1\n")
+    (src / "ok.c").write_text('#include "common.h"\n#include "gen.h"\nint ok(void) { return COMMON + GEN; }\n')
+    for spec in argv:
+        if "=" in spec:
+            db = spec.split("=", 1)[1] + "/compile_commands.json"
+            entries = json.load(open(db))
+            for e in entries:
+                e["arguments"][1:1] = ["-I", str(gen)]
+            json.dump(entries, open(db, "w"))
+    for path in glob.glob(str(tmp_path / "**"), recursive=True, include_hidden=True):
+        _age(path)
+    first = run(argv, capsys)
+    assert json.loads(first[1])["configs"] and len(engine_runs) == 1
+    assert run(argv, capsys) == first and len(engine_runs) == 1
+    _edit(gen / "gen.h", "#define MORE 2\n")
+    run(argv, capsys)
+    assert len(engine_runs) == 2

@@ -17,8 +17,10 @@ Inputs (stat must be equal, as (mtime_ns, size)):
 
 * every file of the source tree (the same walk as the rules' file tree, so a
   file added or removed anywhere also misses);
-* every file outside the tree the run read: compile databases, included
-  headers (C and assembly), the configuration and profile files.
+* every other file the run read: compile databases, included headers (C and
+  assembly), the configuration and profile files, outside the source root or
+  under it in a directory the tree walk skips (a build directory's generated
+  headers, ``.git``).
 
 Racy stats are handled as in the fact cache: an input modified within
 ``RACY_NS`` before the run (or during it) is recorded as untrusted, so the
@@ -104,11 +106,14 @@ class RunMemo:
     # -- store -----------------------------------------------------------
     def store(self, result: RunResult, tree: list[str], outside: set[str]) -> None:
         """Record ``result`` with the inputs it was computed from: ``tree``, the
-        listing of root the run used, and ``outside``, absolute paths it read
-        outside the source tree."""
-        tree_stat = [self._recorded(os.path.join(self.root, rel)) for rel in tree]
-        prefix = os.path.join(self.root, "")
-        outside_stat = {p: self._recorded(p) for p in sorted(outside) if not p.startswith(prefix)}
+        listing of root the run used, and ``outside``, absolute paths of the
+        files it read (those the listing holds are recorded with it)."""
+        listed = [os.path.join(self.root, rel) for rel in tree]
+        tree_stat = [self._recorded(path) for path in listed]
+        # what the listing does not hold: outside the root, or under it in a
+        # directory the listing skips (a build directory's generated headers)
+        listed_set = set(listed)
+        outside_stat = {p: self._recorded(p) for p in sorted(outside) if p not in listed_set}
         if any(st is None for st in tree_stat) or any(st is None for st in outside_stat.values()):
             return                  # changed or vanished during the run
         write_record(self.path, jsonio.dumps({
