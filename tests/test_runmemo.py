@@ -220,3 +220,32 @@ def test_a_header_under_root_but_outside_the_tree_listing_is_an_input(tmp_path, 
     _edit(gen / "gen.h", "#define MORE 2\n")
     run(argv, capsys)
     assert len(engine_runs) == 2
+
+
+def test_a_memo_hit_judges_suppressions_reading_only_the_files_that_mention_threadlint(
+        tmp_path, capsys, engine_runs, monkeypatch):
+    src, outside, argv = make_tree(tmp_path)
+    (src / "quiet.c").write_text("/* threadlint: ignore[TL102] nothing here to silence */\n"
+                                 "int quiet(void) { return 0; }\n")
+    for spec in argv:
+        if "=" in spec:
+            db = spec.split("=", 1)[1] + "/compile_commands.json"
+            entries = json.load(open(db))
+            entries.append(dict(entries[0], file=str(src / "quiet.c"),
+                                arguments=[a if not a.endswith("ok.c") else str(src / "quiet.c")
+                                           for a in entries[0]["arguments"]]))
+            json.dump(entries, open(db, "w"))
+    for path in glob.glob(str(tmp_path / "**"), recursive=True):
+        _age(path)
+    first = run(argv, capsys)
+    unused = [f for f in json.loads(first[1])["findings"] if f["rule"] == "TL001"]
+    assert [f["location"]["path"] for f in unused] == ["quiet.c"]
+
+    from threadlint import suppress
+    opened = []
+    real_read = suppress._read
+    monkeypatch.setattr(suppress, "_read", lambda path: opened.append(os.path.basename(path)) or real_read(path))
+    assert run(argv, capsys) == first and len(engine_runs) == 1     # a memo hit, same TL001
+    findings_files = {f["location"]["path"] for f in json.loads(first[1])["findings"]}
+    assert set(opened) <= {"quiet.c"} | findings_files
+    assert "quiet.c" in opened and "start.s" not in opened

@@ -70,6 +70,8 @@ def run_check(args) -> int:
             sys.stderr.write("\r\033[K")
         if not_utf8:
             result.notes.append(_not_utf8_note(not_utf8, root))
+        from threadlint import suppress
+        result.sources = suppress.directive_sources(root, result.sources)
         if memo and result.complete:
             # (the settings' content is part of the memo key)
             memo.store(result, tree, result.inputs | {db for _, db in databases} | {profile.path})

@@ -42,7 +42,8 @@ class RunResult:
     stale_baseline: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # e.g. "3 findings hidden by the baseline"
     # files the analysis read (C main files, their headers under root, assembly),
-    # relative to root: where suppressions are checked for being unused
+    # relative to root: where suppressions are checked for being unused (only
+    # those that mention threadlint once check.run_check has looked)
     sources: list[str] = field(default_factory=list)
     # absolute paths of every file the analysis read (sources, headers, assembly
     # includes) and whether every TU was analysed (none crashed or timed out):
