@@ -120,3 +120,17 @@ def test_a_path_no_wrapper_can_include_is_parsed_plainly(tmp_path, monkeypatch, 
     parsed = reparse.ReparsePool(str(tmp_path)).parse(parse.index(), path, ARGS, parse.PARSE_OPTIONS)
     assert parsed.depth == 1
     assert parse_c(path, ARGS)["diagnostics"] == []
+
+
+def test_a_header_beside_the_wrapper_is_not_found_from_the_real_file(tmp_path):
+    # quoted includes are looked up from the including file's directory, never
+    # from the (virtual) main file's: the wrapper must not add a search directory
+    (tmp_path / "only_here.h").write_text("#define FOUND 1\n")
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "sub" / "inc.c"
+    path.write_text('#include "only_here.h"\nint x = FOUND;\n')
+    pool = reparse.ReparsePool(str(tmp_path))
+    parsed = pool.parse(parse.index(), str(path), ARGS, parse.PARSE_OPTIONS)
+    assert pool.wrapper.startswith(str(tmp_path)) and parsed.depth == 2
+    messages = [d.spelling for d in parsed.tu.diagnostics]
+    assert "'only_here.h' file not found" in messages
