@@ -2,6 +2,7 @@
 import builtins
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -244,6 +245,30 @@ def test_non_utf8_sources(tmp_path, capsys):
     note = [line for line in out.splitlines() if line.startswith("note:") and "UTF-8" in line]
     assert len(note) == 1
     assert "2 source file(s)" in note[0] and "latin1_comment.c" in note[0]
+
+
+def test_non_utf8_sources_are_noted_from_the_cache_and_in_assembly(tmp_path, capsys):
+    # the note comes from where the text is read: the workers (kept in the
+    # fact cache) and the assembly scanner, not from a read of every source
+    root, db = make_tree(tmp_path, {
+        "src/latin1_comment.c": b"/* caf\xe9 au lait */\nint ok(void) { return 0; }\n",
+        "src/clean.c": "int c(void) { return 0; }\n",
+        "src/start.S": b"# d\xe9but\n.globl start\nstart:\n  end_function\n",
+    })
+    entries = json.loads(open(db).read())
+    entries.append(dict(entries[0], file="src/start.S", arguments=["clang", "--target=wasm32-wasip3",
+                                                                   "-c", "src/start.S"]))
+    open(db, "w").write(json.dumps(entries))
+    argv = ["check", root, "-p", db, "--profile", "wasi-libc", "-q", "--format", "text",
+            "--cache-dir", str(tmp_path / "cache")]
+    notes = []
+    for _ in range(2):          # parsed, then from the fact cache (no run memo)
+        main(argv)
+        shutil.rmtree(tmp_path / "cache" / "runs", ignore_errors=True)
+        out = capsys.readouterr().out
+        notes.append([line for line in out.splitlines() if line.startswith("note:") and "UTF-8" in line])
+    for (note,) in notes:
+        assert "2 source file(s)" in note and "src/latin1_comment.c" in note and "src/start.S" in note
 
 
 def test_duplicate_entries_are_analysed_once(tmp_path, capsys):

@@ -59,7 +59,7 @@ def run_check(args) -> int:
         configs = inputs.load_databases(databases, root, settings.get("fallback"), tree, cache_dir)
         if not any(cfg.entries for cfg in configs):
             raise UsageError("nothing to analyse: the compile databases list no C or assembly files")
-        not_utf8 = _check_sources(configs)
+        _check_sources(configs)
         progress = None if args.quiet or not sys.stderr.isatty() else _progress
         # imported here: a run the memo answers needs none of it (~0.03 s of imports)
         from threadlint import engine
@@ -68,8 +68,8 @@ def run_check(args) -> int:
         result = engine.run(opts)
         if progress:
             sys.stderr.write("\r\033[K")
-        if not_utf8:
-            result.notes.append(_not_utf8_note(not_utf8, root))
+        if result.not_utf8:
+            result.notes.append(_not_utf8_note(result.not_utf8, root))
         from threadlint import suppress
         result.sources = suppress.directive_sources(root, result.sources)
         if memo and result.complete:
@@ -100,14 +100,16 @@ def _run_memo(cache_dir, root, databases, settings, rules, profile):
     return RunMemo(cache_dir, root, key)
 
 
-def _check_sources(configs) -> list[str]:
+def _check_sources(configs) -> None:
     """Every listed source must be a readable regular file (exit 2 otherwise).
 
-    Returns the sources that are not valid UTF-8: they are analysed anyway
-    (libclang reads bytes and reports invalid characters in code as errors,
-    i.e. TL002), and the report says their text is shown with replacements.
+    Sources that are not valid UTF-8 are analysed anyway (libclang reads
+    bytes and reports invalid characters in code as errors, i.e. TL002); the
+    engine, which reads them, lists them (``RunResult.not_utf8``) and the
+    report says their text is shown with replacements.  Nothing is read here
+    (an open is enough): reading every source before the parse cost 0.014 s
+    of a run on wasi-libc.
     """
-    not_utf8: list[str] = []
     seen: set[str] = set()
     for cfg in configs:
         where = cfg.database or "configuration"
@@ -120,15 +122,9 @@ def _check_sources(configs) -> list[str]:
             if not os.path.isfile(e.file):
                 raise UsageError(f"{where}: listed source is not a regular file: {e.file}")
             try:
-                with open(e.file, "rb") as fh:
-                    data = fh.read()
+                open(e.file, "rb").close()
             except OSError as err:
                 raise UsageError(f"{e.file}: source file is not readable ({err.strerror})") from None
-            try:
-                data.decode("utf-8")
-            except UnicodeDecodeError:
-                not_utf8.append(e.file)
-    return sorted(not_utf8)
 
 
 def _not_utf8_note(paths: list[str], root: str) -> str:

@@ -72,7 +72,9 @@ def run(opts: Options) -> RunResult:
                      profile_name=getattr(opts.profile, "name", ""), configs=infos, rules=metas,
                      findings=findings, seconds=time.monotonic() - t0,
                      sources=analysed_sources(project, read), inputs=analysed_inputs(project, read),
-                     complete=not any(tu.crashed for p in project.programs for tu in p.tus))
+                     complete=not any(tu.crashed for p in project.programs for tu in p.tus),
+                     not_utf8=sorted({f.abspath for p in project.programs for f in [*p.tus, *p.asm]
+                                      if f.not_utf8}))
 
 
 def analysed_inputs(project: Project, read: set[str]) -> set[str]:
@@ -319,7 +321,7 @@ def _tu(root: str, job: _CJob) -> TU:
               facts=res.get("facts", {"functions": [], "globals": [], "records": [], "macros": [],
                                       "top_events": []}),
               includes=res.get("includes", []), diagnostics=diags, crashed=job.failure,
-              bodies=job.bodies if "facts" in res else None)
+              bodies=job.bodies if "facts" in res else None, not_utf8=bool(res.get("not_utf8")))
 
 
 def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:
@@ -327,13 +329,17 @@ def _asm(root: str, entry, opts: Options, major: int) -> AsmFile:
     include_dirs = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-I", "-isystem")]
     include_dirs += [a[2:] for a in args if a.startswith("-I") and len(a) > 2]
     try:
-        with open(entry.file, encoding="utf-8", errors="replace") as fh:
-            text = fh.read()
+        with open(entry.file, "rb") as fh:
+            data = fh.read()
     except OSError as e:
         facts = {"functions": [], "problems": [{"l": 1, "message": f"cannot read: {e.strerror}"}]}
         return AsmFile(_rel(root, entry.file), entry.file, facts)
+    try:
+        text, not_utf8 = data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, not_utf8 = data.decode("utf-8", "replace"), True
     facts = asm_scanner.scan(entry.file, text, _predefines(args, opts.cache), include_dirs)
-    return AsmFile(_rel(root, entry.file), entry.file, facts)
+    return AsmFile(_rel(root, entry.file), entry.file, facts, not_utf8)
 
 
 def _predefines(args: tuple[str, ...], cache) -> dict[str, str]:

@@ -116,6 +116,7 @@ class TU:
     includes: list[str] = field(default_factory=list)
     diagnostics: list[dict] = field(default_factory=list)
     crashed: str = ""               # worker crash / timeout description
+    not_utf8: bool = False          # the main file is not valid UTF-8
     bodies: EncodedBodies | None = None   # None: the entries have their bodies
 
     def __post_init__(self):
@@ -192,6 +193,7 @@ class AsmFile:
     path: str
     abspath: str
     facts: dict                     # see threadlint.frontend.asm
+    not_utf8: bool = False          # scanned with U+FFFD replacements
 
 
 @dataclass

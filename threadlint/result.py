@@ -50,6 +50,8 @@ class RunResult:
     # what threadlint.runmemo needs to know whether this result may be reused
     inputs: set[str] = field(default_factory=set)
     complete: bool = True
+    # absolute paths of the analysed C and assembly files that are not valid UTF-8
+    not_utf8: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         by_rule = Counter(f.rule for f in self.findings)

@@ -56,7 +56,8 @@ def has_errors(tu) -> bool:
 def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str | None = None) -> dict:
     """Facts for ``path`` compiled with ``args`` (already sanitised/adapted).
 
-    Returns ``{"facts", "diagnostics", "includes", "dropped_args"}``.  Arguments
+    Returns ``{"facts", "diagnostics", "includes", "dropped_args", ...}``, with
+    ``"not_utf8": True`` when the file is not valid UTF-8.  Arguments
     libclang rejects as unknown are dropped and the parse is retried once; the
     dropped arguments are reported so the user can see the adaptation.
     ``prefix``: the file's leading ``#include`` line, shared with other TUs and
@@ -93,8 +94,19 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
     includes = sorted({os.path.normpath(name) for name in cxbind.included_files(tu.obj, parsed.depth)}
                       .union(pch_deps))
     sensitive = live_macro_mentions(tu, [path] + includes, source, CODEGEN_MACROS)
-    return {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped,
-            "live_codegen_macros": sensitive, "pch": used_pch}
+    result = {"facts": facts, "diagnostics": diags, "includes": includes, "dropped_args": dropped,
+              "live_codegen_macros": sensitive, "pch": used_pch}
+    if not _is_utf8(source):
+        result["not_utf8"] = True       # the report notes it (text shown with replacements)
+    return result
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 # Macros that code-generation-only flags (-fPIC, -fPIE) predefine.  Entries
