@@ -244,17 +244,22 @@ class _Files:
 
 
 def _read(path: str) -> str:
+    data = _marked_bytes(path)
+    return data.decode("utf-8", errors="replace") if data else ""
+
+
+_MARK = b"threadlint"               # every directive names it
+
+
+def _marked_bytes(path: str) -> bytes:
+    """The file's bytes when it mentions threadlint, else b"" (the common case:
+    nothing to decode)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError:
-        return ""
-    if _MARK not in data:
-        return ""                   # the common case: decode nothing
-    return data.decode("utf-8", errors="replace")
-
-
-_MARK = b"threadlint"               # every directive names it
+        return b""
+    return data if _MARK in data else b""
 
 
 def directive_sources(root: str, sources) -> list[str]:
@@ -262,7 +267,7 @@ def directive_sources(root: str, sources) -> list[str]:
     directive: those that mention threadlint at all.  A run memo keeps only
     these, so a run it answers reads a handful of files instead of every
     source (its inputs are unchanged, so is this list)."""
-    return [path for path in sources if _read(os.path.join(root, path))]
+    return [path for path in sources if _marked_bytes(os.path.join(root, path))]
 
 
 def _suppressed(f: Finding, files: _Files) -> bool:

@@ -70,7 +70,7 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
     built = _prefixes.get(prefix, args, pch_dir) if prefix and pch_dir else None
     if built is not None:
         try:
-            parsed = _parse(path, args + ["-include-pch", built[0]], source)
+            parsed = _parse(path, args + ["-include-pch", built[0]])
             diags = _diagnostics(parsed.tu)
         except cindex.TranslationUnitLoadError:     # e.g. a header changed since the PCH was built
             parsed = None
@@ -80,13 +80,13 @@ def parse_c(path: str, args: list[str], prefix: str | None = None, pch_dir: str 
         else:
             pch_deps, used_pch = built[1], True
     if parsed is None:
-        parsed = _parse(path, args, source)
+        parsed = _parse(path, args)
         diags = _diagnostics(parsed.tu)
     unknown = {m.group(1) for d in diags for m in [_UNKNOWN_ARG.search(d["message"])] if m}
     if unknown:
         dropped = sorted(unknown)
         args = [a for a in args if a not in unknown]
-        parsed = _parse(path, args, source)
+        parsed = _parse(path, args)
         diags = _diagnostics(parsed.tu)
     tu = parsed.tu
     facts = TUExtractor(tu.obj, path, source).extract()
@@ -269,7 +269,7 @@ def _offset(L, loc) -> int:
     return off.value
 
 
-def _parse(path, args, source) -> Parsed:
+def _parse(path, args) -> Parsed:
     global _pool
     if _pool is None:
         _pool = ReparsePool(tempfile.gettempdir())

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from typing import NamedTuple
 
 import clang.cindex as cindex
 
@@ -36,15 +37,12 @@ import clang.cindex as cindex
 KEPT = 4
 
 
-class Parsed:
+class Parsed(NamedTuple):
     """A parse: the libclang TU, and the depth of the real file's own inclusions
     (1 for a plain parse, 2 through the wrapper)."""
 
-    __slots__ = ("tu", "depth")
-
-    def __init__(self, tu: cindex.TranslationUnit, depth: int):
-        self.tu = tu
-        self.depth = depth
+    tu: cindex.TranslationUnit
+    depth: int
 
 
 class ReparsePool:
